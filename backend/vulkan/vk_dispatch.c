@@ -1,0 +1,214 @@
+/* Dispatch recording and the eager path (see vk_dispatch.h). */
+#include "vulkan/vk_dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t vkft_vk_max_range(const vkft_vk_rec *rec) { return rec->vk->max_range; }
+uint64_t vkft_vk_max_texels(const vkft_vk_rec *rec) { return rec->vk->max_texels; }
+bool vkft_vk_cpu_shaped(const vkft_vk_rec *rec) { return rec->vk->cpu_shaped; }
+uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec) {
+    return rec->vk->dev->info.subgroup_size ? rec->vk->dev->info.subgroup_size : 1;
+}
+
+uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size) {
+    uint64_t n = rec->vk->max_range / elem_size;
+    uint64_t align = 16 / (elem_size < 16 ? elem_size : 16);
+    n -= n % align;
+    return n ? n : align;
+}
+
+void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy) {
+    uint64_t max_x = rec->vk->limits.maxComputeWorkGroupCount[0];
+    if (max_x > 65535) max_x = 65535;  /* keep the folded grid identical across devices */
+    if (n <= max_x) {
+        *gx = (uint32_t)(n ? n : 1);
+        *gy = 1;
+        return;
+    }
+    *gy = (uint32_t)((n + max_x - 1) / max_x);
+    *gx = (uint32_t)((n + *gy - 1) / *gy);
+}
+
+void vkft_vk_barrier(vkft_vk_rec *rec) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT |
+                                           VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                           VK_ACCESS_TRANSFER_READ_BIT |
+                                           VK_ACCESS_TRANSFER_WRITE_BIT};
+    vkCmdPipelineBarrier(rec->cmd,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                         1, &mb, 0, NULL, 0, NULL);
+}
+
+vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset, uint64_t range,
+                         uint32_t pattern, vkft_err *err) {
+    uint64_t size = range ? range : t->bytes - offset;
+    size = (size + 3) & ~(uint64_t)3;  /* allocations are padded to 256 bytes: stays inside */
+    if (offset % 4 || offset + size > t->vk->size)
+        return vkft_fail(err, VKFT_ERR_INVALID_ARG, "fill: bad range %llu+%llu",
+                         (unsigned long long)offset, (unsigned long long)size);
+    vkCmdFillBuffer(rec->cmd, t->vk->buffer, t->vk->offset + offset, size, pattern);
+    if (rec->eager) vkft_vk_barrier(rec);
+    return VKFT_OK;
+}
+
+vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t *spec,
+                             int n_spec, const vkft_vk_arg *args, int n_args, const void *push,
+                             size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz,
+                             vkft_err *err) {
+    vkft_vk_device *vk = rec->vk;
+    const vkft_vk_kernel *kernel = vkft_vk_kernel_find(name);
+    if (!kernel) return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "no shader named %s", name);
+    if (n_args > VKFT_VK_MAX_BINDINGS || push_size > VKFT_VK_PUSH_BYTES)
+        return vkft_fail(err, VKFT_ERR_INVALID_ARG, "%s: too many bindings or push bytes", name);
+    const uint32_t *max_count = vk->limits.maxComputeWorkGroupCount;
+    if (!gx || !gy || !gz || gx > max_count[0] || gy > max_count[1] || gz > max_count[2])
+        return vkft_fail(err, VKFT_ERR_LIMIT, "%s: grid %ux%ux%u is outside the device's limits",
+                         name, gx, gy, gz);
+    uint32_t texel_mask = 0;
+    for (int i = 0; i < n_args; i++)
+        if (args[i].texel_format != VK_FORMAT_UNDEFINED) texel_mask |= 1u << i;
+    vkft_vk_pipeline *p;
+    vkft_status st = vkft_vk_pipeline_get(vk, kernel, spec, n_spec, n_args, texel_mask, &p, err);
+    if (st) return st;
+
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = rec->pool,
+                                      .descriptorSetCount = 1,
+                                      .pSetLayouts = &p->set_layout};
+    VkDescriptorSet set;
+    VKFT_VK_TRY(err, vkAllocateDescriptorSets(vk->device, &ai, &set));
+    vk->n_descriptor_sets_allocated++;
+
+    VkDescriptorBufferInfo bufs[VKFT_VK_MAX_BINDINGS];
+    VkWriteDescriptorSet writes[VKFT_VK_MAX_BINDINGS];
+    for (int i = 0; i < n_args; i++) {
+        const vkft_vk_arg *a = &args[i];
+        if (!a->t)
+            return vkft_fail(err, VKFT_ERR_INVALID_ARG, "%s: binding %d has no tensor", name, i);
+        uint64_t range = a->range ? a->range : a->t->bytes - a->offset;
+        if (a->offset >= a->t->bytes || a->offset % 16 || range > a->t->bytes - a->offset)
+            return vkft_fail(err, VKFT_ERR_INVALID_ARG,
+                             "%s: binding %d range %llu+%llu is outside its %zu-byte tensor", name,
+                             i, (unsigned long long)a->offset, (unsigned long long)range,
+                             a->t->bytes);
+        range = (range + 3) & ~(uint64_t)3;  /* whole words; allocations are padded */
+        writes[i] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                           .dstSet = set,
+                                           .dstBinding = (uint32_t)i,
+                                           .descriptorCount = 1};
+        if (a->texel_format == VK_FORMAT_UNDEFINED) {
+            if (range > vk->max_range)
+                return vkft_fail(err, VKFT_ERR_LIMIT,
+                                 "%s: binding %d needs %llu bytes, more than the device's "
+                                 "storage-buffer range (%llu); this op has no split path for it",
+                                 name, i, (unsigned long long)range,
+                                 (unsigned long long)vk->max_range);
+            bufs[i] = (VkDescriptorBufferInfo){.buffer = a->t->vk->buffer,
+                                               .offset = a->t->vk->offset + a->offset,
+                                               .range = range};
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            writes[i].pBufferInfo = &bufs[i];
+        } else {
+            uint64_t texel = a->texel_format == VK_FORMAT_R32G32B32A32_SFLOAT ? 16 : 4;
+            if (range / texel > vk->max_texels)
+                return vkft_fail(err, VKFT_ERR_LIMIT,
+                                 "%s: binding %d needs %llu texels, more than the device's "
+                                 "maxTexelBufferElements (%llu)", name, i,
+                                 (unsigned long long)(range / texel),
+                                 (unsigned long long)vk->max_texels);
+            if (rec->n_views == VKFT_VK_MAX_VIEWS)
+                return vkft_fail(err, VKFT_ERR_NO_MEMORY, "%s: too many buffer views", name);
+            VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                                         .buffer = a->t->vk->buffer,
+                                         .format = a->texel_format,
+                                         .offset = a->t->vk->offset + a->offset,
+                                         .range = range / texel * texel};
+            VKFT_VK_TRY(err, vkCreateBufferView(vk->device, &vi, NULL, &rec->views[rec->n_views]));
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &rec->views[rec->n_views++];
+        }
+    }
+    vkUpdateDescriptorSets(vk->device, (uint32_t)n_args, writes, 0, NULL);
+    vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0,
+                            NULL);
+    uint8_t pc[VKFT_VK_PUSH_BYTES] = {0};
+    if (push_size) memcpy(pc, push, push_size);
+    vkCmdPushConstants(rec->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, VKFT_VK_PUSH_BYTES,
+                       pc);
+    vkCmdDispatch(rec->cmd, gx, gy, gz);
+    rec->n_dispatches++;
+    if (rec->eager) vkft_vk_barrier(rec);
+    return VKFT_OK;
+}
+
+static void rec_release_views(vkft_vk_rec *rec) {
+    for (int i = 0; i < rec->n_views; i++) vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
+    rec->n_views = 0;
+}
+
+vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
+    vkft_vk_device *vk = dev->vk;
+    vkft_err *err = &dev->err;
+    const vkft_op_def *def = vkft_op_def_get(call->op);
+    if (!def->vk) return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "%s: no Vulkan kernel", def->name);
+    static vkft_vk_rec rec_zero;
+    vkft_vk_rec *rec = malloc(sizeof *rec);  /* big (views array): keep it off the stack */
+    if (!rec) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "out of host memory");
+    *rec = rec_zero;
+    rec->vk = vk;
+    rec->cmd = vk->cmd;
+    rec->pool = vk->eager_pool;
+    rec->eager = true;
+    vkft_status st = VKFT_OK;
+    VkResult r = vkResetDescriptorPool(vk->device, vk->eager_pool, 0);
+    if (r == VK_SUCCESS) r = vkResetCommandPool(vk->device, vk->cmd_pool, 0);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                                   .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+    if (r == VK_SUCCESS) r = vkBeginCommandBuffer(vk->cmd, &bi);
+    if (r != VK_SUCCESS) {
+        free(rec);
+        return vkft_fail(err, VKFT_ERR_DEVICE, "%s: beginning a command buffer failed: %s",
+                         def->name, vkft_vk_result_str(r));
+    }
+    if (vk->timestamps) {
+        vkCmdResetQueryPool(vk->cmd, vk->timestamps, 0, 2);
+        vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, vk->timestamps, 0);
+    }
+    st = def->vk(rec, call, err);
+    if (vk->timestamps)
+        vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, 1);
+    r = vkEndCommandBuffer(vk->cmd);
+    if (!st && r != VK_SUCCESS)
+        st = vkft_fail(err, VKFT_ERR_DEVICE, "%s: vkEndCommandBuffer failed: %s", def->name,
+                       vkft_vk_result_str(r));
+    if (!st) {
+        VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                           .commandBufferCount = 1,
+                           .pCommandBuffers = &vk->cmd};
+        r = vkResetFences(vk->device, 1, &vk->fence);
+        if (r == VK_SUCCESS) r = vkQueueSubmit(vk->queue, 1, &si, vk->fence);
+        if (r == VK_SUCCESS) {
+            vk->n_submits++;
+            r = vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+        }
+        if (r != VK_SUCCESS)
+            st = vkft_fail(err, VKFT_ERR_DEVICE, "%s: submitting failed: %s", def->name,
+                           vkft_vk_result_str(r));
+    }
+    vk->last_run_ns = 0;
+    if (!st && vk->timestamps) {
+        uint64_t ts[2];
+        if (vkGetQueryPoolResults(vk->device, vk->timestamps, 0, 2, sizeof ts, ts, sizeof ts[0],
+                                  VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) ==
+            VK_SUCCESS)
+            vk->last_run_ns = (uint64_t)((double)(ts[1] - ts[0]) * vk->timestamp_period_ns);
+    }
+    rec_release_views(rec);
+    free(rec);
+    return st;
+}

@@ -1,0 +1,72 @@
+/*
+ * Recording dispatches: what an op's Vulkan function (the `vk` slot of its row) calls.
+ *
+ * Conventions every shader follows (see docs/architecture.md, "Shader conventions"):
+ *   - set 0, bindings 0..n-1 in the order of the args array; storage buffers are declared as
+ *     float[] / uint[] / int[] (16-bit and 8-bit data are read as packed uint words, so no
+ *     optional storage feature is needed); uniform texel buffers where an arg has a texel format;
+ *   - push constants: one block of at most 128 bytes, laid out like the C struct passed here;
+ *   - specialization constants 0..n-1 as passed (tile sizes, subgroup size, variants);
+ *   - a 1-D grid bigger than maxComputeWorkGroupCount[0] is folded into (x, y) by
+ *     vkft_vk_grid(); the shader computes group = gl_WorkGroupID.y * gl_NumWorkGroups.x +
+ *     gl_WorkGroupID.x and returns when group is past its count.
+ * A binding's byte range must not exceed vkft_vk_max_range(rec): ops that may see big tensors
+ * split their work and bind sub-ranges (offset/range below); the dispatcher refuses a range that
+ * is too big rather than reading past it.
+ */
+#ifndef VKFT_VK_DISPATCH_H
+#define VKFT_VK_DISPATCH_H
+
+#include "ops/op_def.h"
+#include "vulkan/vk_device.h"
+
+typedef struct vkft_vk_arg {
+    const vkft_tensor *t;
+    uint64_t offset;        /* bytes into the tensor; a multiple of 16 */
+    uint64_t range;         /* bytes; 0 = from offset to the end of the tensor */
+    VkFormat texel_format;  /* VK_FORMAT_UNDEFINED = storage buffer; else uniform texel buffer */
+} vkft_vk_arg;
+
+#define VKFT_VK_MAX_VIEWS 1024
+
+struct vkft_vk_rec {
+    vkft_vk_device *vk;
+    VkCommandBuffer cmd;
+    VkDescriptorPool pool;
+    VkBufferView views[VKFT_VK_MAX_VIEWS];  /* destroyed when the recording's work is done */
+    int n_views;
+    int n_dispatches;
+    bool eager;             /* one op, a full barrier after each dispatch */
+};
+
+/* The effective storage-buffer range limit (bytes) and texel-buffer element limit. */
+uint64_t vkft_vk_max_range(const vkft_vk_rec *rec);
+uint64_t vkft_vk_max_texels(const vkft_vk_rec *rec);
+/* True when the CPU-shaped kernel variants should be used (CPU-backed drivers, or forced). */
+bool vkft_vk_cpu_shaped(const vkft_vk_rec *rec);
+uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec);
+
+/* Elements of elem_size bytes per chunk of a split dispatch: a chunk's byte range fits the
+ * storage-buffer range and every chunk starts 16-byte aligned. */
+uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size);
+
+/* Folds n workgroups into a grid within the device's limits. */
+void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy);
+
+/* Records one dispatch of kernel `name` (shaders/<name>.comp). */
+vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t *spec,
+                             int n_spec, const vkft_vk_arg *args, int n_args, const void *push,
+                             size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz,
+                             vkft_err *err);
+
+/* Records a buffer fill of a whole tensor (or a byte range of it) with a 32-bit pattern. */
+vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset, uint64_t range,
+                         uint32_t pattern, vkft_err *err);
+
+/* Orders everything recorded so far before everything recorded next. */
+void vkft_vk_barrier(vkft_vk_rec *rec);
+
+/* Runs one op eagerly: record, submit, wait. */
+vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call);
+
+#endif
