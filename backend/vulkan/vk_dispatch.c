@@ -55,6 +55,33 @@ vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset
     return VKFT_OK;
 }
 
+vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64_t src_offset,
+                                const vkft_tensor *dst, uint64_t dst_offset, uint64_t bytes,
+                                vkft_err *err) {
+    if (src_offset + bytes > src->bytes || dst_offset + bytes > dst->bytes)
+        return vkft_fail(err, VKFT_ERR_INVALID_ARG, "copy: range outside a tensor");
+    if (!bytes) return VKFT_OK;
+    VkBufferCopy region = {.srcOffset = src->vk->offset + src_offset,
+                           .dstOffset = dst->vk->offset + dst_offset,
+                           .size = bytes};
+    vkCmdCopyBuffer(rec->cmd, src->vk->buffer, dst->vk->buffer, 1, &region);
+    if (rec->eager) vkft_vk_barrier(rec);
+    return VKFT_OK;
+}
+
+vkft_status vkft_vk_scratch(vkft_vk_rec *rec, vkft_dtype dtype, int ndim, const int64_t *shape,
+                            vkft_tensor **out, vkft_err *err) {
+    *out = NULL;
+    if (rec->n_scratch == VKFT_VK_MAX_SCRATCH)
+        return vkft_fail(err, VKFT_ERR_NO_MEMORY, "more than %d scratch tensors in one op",
+                         VKFT_VK_MAX_SCRATCH);
+    vkft_device *dev = rec->vk->dev;
+    vkft_status st = vkft_tensor_create(dev, dtype, ndim, shape, out);
+    if (st) return vkft_fail(err, st, "scratch tensor: %s", dev->err.msg);
+    rec->scratch[rec->n_scratch++] = *out;
+    return VKFT_OK;
+}
+
 vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t *spec,
                              int n_spec, const vkft_vk_arg *args, int n_args, const void *push,
                              size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz,
@@ -146,9 +173,11 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
     return VKFT_OK;
 }
 
-static void rec_release_views(vkft_vk_rec *rec) {
+static void rec_release(vkft_vk_rec *rec) {
     for (int i = 0; i < rec->n_views; i++) vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
     rec->n_views = 0;
+    for (int i = 0; i < rec->n_scratch; i++) vkft_tensor_destroy(rec->scratch[i]);
+    rec->n_scratch = 0;
 }
 
 vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
@@ -208,7 +237,7 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
             VK_SUCCESS)
             vk->last_run_ns = (uint64_t)((double)(ts[1] - ts[0]) * vk->timestamp_period_ns);
     }
-    rec_release_views(rec);
+    rec_release(rec);
     free(rec);
     return st;
 }

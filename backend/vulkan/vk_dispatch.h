@@ -28,6 +28,7 @@ typedef struct vkft_vk_arg {
 } vkft_vk_arg;
 
 #define VKFT_VK_MAX_VIEWS 1024
+#define VKFT_VK_MAX_SCRATCH 16
 
 struct vkft_vk_rec {
     vkft_vk_device *vk;
@@ -35,6 +36,8 @@ struct vkft_vk_rec {
     VkDescriptorPool pool;
     VkBufferView views[VKFT_VK_MAX_VIEWS];  /* destroyed when the recording's work is done */
     int n_views;
+    vkft_tensor *scratch[VKFT_VK_MAX_SCRATCH];  /* temporaries, freed with the recording */
+    int n_scratch;
     int n_dispatches;
     bool eager;             /* one op, a full barrier after each dispatch */
 };
@@ -62,6 +65,16 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
 /* Records a buffer fill of a whole tensor (or a byte range of it) with a 32-bit pattern. */
 vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset, uint64_t range,
                          uint32_t pattern, vkft_err *err);
+
+/* Records a copy of bytes from src (at src_offset) to dst (at dst_offset); no range limit. */
+vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64_t src_offset,
+                                const vkft_tensor *dst, uint64_t dst_offset, uint64_t bytes,
+                                vkft_err *err);
+
+/* A temporary tensor (workspace for partial results) that lives until the recorded work is
+ * done. Its contents start undefined. */
+vkft_status vkft_vk_scratch(vkft_vk_rec *rec, vkft_dtype dtype, int ndim, const int64_t *shape,
+                            vkft_tensor **out, vkft_err *err);
 
 /* Orders everything recorded so far before everything recorded next. */
 void vkft_vk_barrier(vkft_vk_rec *rec);
