@@ -104,7 +104,8 @@ vkft_status vkft_vk_instance_create(vkft_context *ctx, vkft_vk_instance **out) {
     if (r != VK_SUCCESS) {
         free(vk);
         snprintf(ctx->vulkan_notice, sizeof ctx->vulkan_notice,
-                 "vkCreateInstance failed (%s); using the CPU backend", vkft_vk_result_str(r));
+                 "no usable Vulkan driver: vkCreateInstance failed (%s); using the CPU backend",
+                 vkft_vk_result_str(r));
         return vkft_fail(&ctx->err, VKFT_ERR_DEVICE, "%s", ctx->vulkan_notice);
     }
     volkLoadInstanceOnly(vk->instance);
