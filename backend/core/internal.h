@@ -38,7 +38,10 @@ typedef struct vkft_device_backend {
     const char *name;
     /* Gives t storage for t->bytes bytes (contents undefined). */
     vkft_status (*tensor_alloc)(vkft_device *dev, vkft_tensor *t);
-    /* Releases what tensor_alloc gave; t may be half-made (storage NULL). */
+    /* Makes t a view of base's storage at byte offset (t->desc/bytes set, fits in base). */
+    vkft_status (*tensor_view)(vkft_device *dev, const vkft_tensor *base, size_t offset,
+                               vkft_tensor *t);
+    /* Releases what tensor_alloc or tensor_view gave; t may be half-made (storage NULL). */
     void (*tensor_free)(vkft_device *dev, vkft_tensor *t);
     /* Whole-tensor copies from and to host memory; bytes == t->bytes. */
     vkft_status (*upload)(vkft_device *dev, vkft_tensor *t, const void *src, size_t bytes);
@@ -65,7 +68,13 @@ struct vkft_tensor {
     size_t bytes;                   /* vkft_desc_bytes(&desc) */
     void *host;                     /* CPU backend: 64-byte aligned data */
     vkft_vk_alloc *vk;              /* Vulkan: where the data lives */
+    bool view;                      /* storage belongs to another tensor */
 };
+
+/* A tensor aliasing base's storage from byte offset with desc d (for planned arenas).
+ * Destroying it releases nothing of base's. */
+vkft_status vkft_tensor_view_create(vkft_tensor *base, size_t offset, const vkft_desc *d,
+                                    vkft_tensor **out);
 
 /* Validates a desc (dtype known, 1..4 dims, every dim >= 1, size fits in size_t). */
 vkft_status vkft_desc_check(const vkft_desc *d, vkft_err *err);

@@ -81,6 +81,32 @@ vkft_status vkft_tensor_create(vkft_device *dev, vkft_dtype dtype, int ndim, con
     return VKFT_OK;
 }
 
+vkft_status vkft_tensor_view_create(vkft_tensor *base, size_t offset, const vkft_desc *d,
+                                    vkft_tensor **out) {
+    *out = NULL;
+    vkft_device *dev = base->dev;
+    vkft_status st = vkft_desc_check(d, &dev->err);
+    if (st) return st;
+    size_t bytes = vkft_desc_bytes(d);
+    if (offset > base->bytes || bytes > base->bytes - offset || offset % 16)
+        return vkft_fail(&dev->err, VKFT_ERR_INVALID_ARG,
+                         "tensor view of %zu bytes at %zu does not fit a %zu-byte tensor", bytes,
+                         offset, base->bytes);
+    vkft_tensor *t = calloc(1, sizeof *t);
+    if (!t) return vkft_fail(&dev->err, VKFT_ERR_NO_MEMORY, "tensor view: out of memory");
+    t->dev = dev;
+    t->desc = *d;
+    t->bytes = bytes;
+    t->view = true;
+    st = dev->backend->tensor_view(dev, base, offset, t);
+    if (st) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    return VKFT_OK;
+}
+
 void vkft_tensor_destroy(vkft_tensor *t) {
     if (!t) return;
     t->dev->backend->tensor_free(t->dev, t);

@@ -1,43 +1,139 @@
-/* CPU kernels of the activation ops. (stub: to be written) */
+/*
+ * CPU kernels of the activation ops (see ops/activation.c); the reference the Vulkan shaders
+ * (shaders/activation.comp, softmax.comp) are tested against, with the same formulas.
+ *
+ * Numerics: sigmoid(x) and 1 - sigmoid(x) come from e = exp(-|x|) <= 1, which never overflows.
+ * GELU uses 0.5 (1 + tanh(u)) = sigmoid(2u), the same function written without tanh: it does not
+ * overflow for large |x| (where tanh built from exp(u) gives inf/inf) and does not lose the
+ * small values of 1 + tanh(u) for negative x to cancellation.
+ *   gelu(x)  = x s,            s = sigmoid(2u), u = k (x + c x^3), k = sqrt(2/pi), c = 0.044715
+ *   gelu'(x) = s + x s (1 - s) 2k (1 + 3c x^2)
+ *   silu(x)  = x s,            s = sigmoid(x);   silu'(x) = s (1 + x (1 - s))
+ * Softmax subtracts the row max; row sums are accumulated in double, in index order, by one
+ * thread per row (deterministic for any thread count).
+ */
+#include <math.h>
+
 #include "cpu/kernels.h"
 
-VKFT_CPU_KERNEL(gelu) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "gelu: no CPU kernel yet");
+#define GELU_K 0.7978845608028654f  /* sqrt(2 / pi) */
+#define GELU_C 0.044715f
+
+/* s = sigmoid(x), t = 1 - s. */
+static inline void sigmoid2(float x, float *s, float *t) {
+    float e = expf(-fabsf(x)), r = 1.0f / (1.0f + e);
+    *s = x >= 0.0f ? r : e * r;
+    *t = x >= 0.0f ? e * r : r;
 }
 
-VKFT_CPU_KERNEL(gelu_backward) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "gelu_backward: no CPU kernel yet");
+static inline float gelu_f(float x) {
+    float s, t;
+    sigmoid2(2.0f * GELU_K * (x + GELU_C * x * x * x), &s, &t);
+    return x * s;
 }
 
-VKFT_CPU_KERNEL(silu) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "silu: no CPU kernel yet");
+static inline float gelu_d(float x) {
+    float s, t;
+    sigmoid2(2.0f * GELU_K * (x + GELU_C * x * x * x), &s, &t);
+    float st = s * t;  /* 0 where |u| is large: skip the term, whose x^2 may overflow */
+    return st == 0.0f ? s : s + x * st * 2.0f * GELU_K * (1.0f + 3.0f * GELU_C * x * x);
 }
 
-VKFT_CPU_KERNEL(silu_backward) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "silu_backward: no CPU kernel yet");
+static inline float silu_f(float x) {
+    float s, t;
+    sigmoid2(x, &s, &t);
+    return x * s;
 }
 
-VKFT_CPU_KERNEL(swiglu) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "swiglu: no CPU kernel yet");
+static inline float silu_d(float x) {
+    float s, t;
+    sigmoid2(x, &s, &t);
+    return s * (1.0f + x * t);
 }
 
-VKFT_CPU_KERNEL(swiglu_backward) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "swiglu_backward: no CPU kernel yet");
+typedef enum { GELU, GELU_BW, SILU, SILU_BW, SWIGLU, SWIGLU_BW } act_kind;
+
+typedef struct {
+    act_kind kind;
+    const float *a, *b, *c;   /* inputs in row order */
+    float *y, *y2;            /* outputs */
+} act_job;
+
+static void act_range(void *ctx, int64_t b, int64_t e) {
+    const act_job *j = ctx;
+    switch (j->kind) {
+    case GELU: for (int64_t i = b; i < e; i++) j->y[i] = gelu_f(j->a[i]); break;
+    case GELU_BW: for (int64_t i = b; i < e; i++) j->y[i] = j->a[i] * gelu_d(j->b[i]); break;
+    case SILU: for (int64_t i = b; i < e; i++) j->y[i] = silu_f(j->a[i]); break;
+    case SILU_BW: for (int64_t i = b; i < e; i++) j->y[i] = j->a[i] * silu_d(j->b[i]); break;
+    case SWIGLU: for (int64_t i = b; i < e; i++) j->y[i] = silu_f(j->a[i]) * j->b[i]; break;
+    case SWIGLU_BW:  /* in: dy, gate, up. out: dgate = dy up silu'(gate), dup = dy silu(gate) */
+        for (int64_t i = b; i < e; i++) {
+            j->y[i] = j->a[i] * j->c[i] * silu_d(j->b[i]);
+            j->y2[i] = j->a[i] * silu_f(j->b[i]);
+        }
+        break;
+    }
 }
 
-VKFT_CPU_KERNEL(softmax) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "softmax: no CPU kernel yet");
+static vkft_status act(vkft_cpu *cpu, const vkft_op_call *call, act_kind kind) {
+    act_job j = {kind, vkft_cpu_f32(call->in[0]),
+                 call->n_in > 1 ? vkft_cpu_f32(call->in[1]) : NULL,
+                 call->n_in > 2 ? vkft_cpu_f32(call->in[2]) : NULL, vkft_cpu_f32(call->out[0]),
+                 call->n_out > 1 ? vkft_cpu_f32(call->out[1]) : NULL};
+    vkft_parallel_for(cpu->pool, vkft_desc_numel(&call->out[0]->desc), 1 << 14, act_range, &j);
+    return VKFT_OK;
 }
 
-VKFT_CPU_KERNEL(softmax_backward) {
-    (void)cpu; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "softmax_backward: no CPU kernel yet");
+VKFT_CPU_KERNEL(gelu) { (void)err; return act(cpu, call, GELU); }
+VKFT_CPU_KERNEL(gelu_backward) { (void)err; return act(cpu, call, GELU_BW); }
+VKFT_CPU_KERNEL(silu) { (void)err; return act(cpu, call, SILU); }
+VKFT_CPU_KERNEL(silu_backward) { (void)err; return act(cpu, call, SILU_BW); }
+VKFT_CPU_KERNEL(swiglu) { (void)err; return act(cpu, call, SWIGLU); }
+VKFT_CPU_KERNEL(swiglu_backward) { (void)err; return act(cpu, call, SWIGLU_BW); }
+
+typedef struct {
+    const float *a, *b;   /* softmax: x; backward: dy, y */
+    float *o;
+    int64_t h;
+} softmax_job;
+
+/* y = exp(x - max) / sum(exp(x - max)) per row. */
+static void softmax_rows(void *ctx, int64_t r0, int64_t r1) {
+    const softmax_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = j->a + r * j->h;
+        float *y = j->o + r * j->h, m = -INFINITY;
+        for (int64_t i = 0; i < j->h; i++) m = x[i] > m ? x[i] : m;
+        double s = 0.0;
+        for (int64_t i = 0; i < j->h; i++) s += expf(x[i] - m);
+        float sf = (float)s;
+        for (int64_t i = 0; i < j->h; i++) y[i] = expf(x[i] - m) / sf;
+    }
 }
 
+/* dx = y (dy - sum(dy y)) per row. */
+static void softmax_bw_rows(void *ctx, int64_t r0, int64_t r1) {
+    const softmax_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *dy = j->a + r * j->h, *y = j->b + r * j->h;
+        float *dx = j->o + r * j->h;
+        double d = 0.0;
+        for (int64_t i = 0; i < j->h; i++) d += (double)dy[i] * y[i];
+        float df = (float)d;
+        for (int64_t i = 0; i < j->h; i++) dx[i] = y[i] * (dy[i] - df);
+    }
+}
+
+static vkft_status softmax(vkft_cpu *cpu, const vkft_op_call *call, bool backward) {
+    const vkft_desc *d = &call->out[0]->desc;
+    softmax_job j = {vkft_cpu_f32(call->in[0]), backward ? vkft_cpu_f32(call->in[1]) : NULL,
+                     vkft_cpu_f32(call->out[0]), d->shape[d->ndim - 1]};
+    int64_t min_rows = j.h >= 4096 ? 1 : 4096 / j.h;
+    vkft_parallel_for(cpu->pool, vkft_desc_rows(d), min_rows,
+                      backward ? softmax_bw_rows : softmax_rows, &j);
+    return VKFT_OK;
+}
+
+VKFT_CPU_KERNEL(softmax) { (void)err; return softmax(cpu, call, false); }
+VKFT_CPU_KERNEL(softmax_backward) { (void)err; return softmax(cpu, call, true); }

@@ -42,8 +42,15 @@ static vkft_status cpu_tensor_alloc(vkft_device *dev, vkft_tensor *t) {
     return VKFT_OK;
 }
 
+static vkft_status cpu_tensor_view(vkft_device *dev, const vkft_tensor *base, size_t offset,
+                                   vkft_tensor *t) {
+    (void)dev;
+    t->host = (char *)base->host + offset;
+    return VKFT_OK;
+}
+
 static void cpu_tensor_free(vkft_device *dev, vkft_tensor *t) {
-    if (!t->host) return;
+    if (!t->host || t->view) return;
     free(t->host);
     t->host = NULL;
     dev->allocated_bytes -= t->bytes;
@@ -78,6 +85,7 @@ static void cpu_close(vkft_device *dev) {
 static const vkft_device_backend cpu_backend = {
     .name = "cpu",
     .tensor_alloc = cpu_tensor_alloc,
+    .tensor_view = cpu_tensor_view,
     .tensor_free = cpu_tensor_free,
     .upload = cpu_upload,
     .download = cpu_download,

@@ -34,5 +34,7 @@ VKFT_CPU_KERNEL(cross_entropy); VKFT_CPU_KERNEL(cross_entropy_backward);
 VKFT_CPU_KERNEL(sum_squares); VKFT_CPU_KERNEL(adamw);
 /* nf4.c */
 VKFT_CPU_KERNEL(nf4_quantize); VKFT_CPU_KERNEL(nf4_dequantize); VKFT_CPU_KERNEL(matmul_nf4);
+/* clip.c */
+VKFT_CPU_KERNEL(grad_clip);
 
 #endif

@@ -1,93 +1,43 @@
-/* Rows of the activation ops: arity, shape/dtype inference, kernels. (stub: to be written) */
+/*
+ * Rows of the activation ops: GELU (tanh approximation), SILU, SWIGLU and SOFTMAX over the last
+ * dim, each with its backward. All take and give f32 tensors of one shape; backward ops take
+ * the upstream gradient first (dy), then the forward's inputs (or, for softmax, its output).
+ */
 #include "cpu/kernels.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
-static vkft_status gelu_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "gelu: not implemented yet");
+/* Every input f32 and of one shape; out[0..n_out) take that desc. */
+static vkft_status same_f32(const char *op, const char *const *names, int n_in,
+                            const vkft_desc *const *in, vkft_desc *out, int n_out,
+                            vkft_err *err) {
+    vkft_status st = VKFT_OK;
+    for (int i = 0; i < n_in && !st; i++)
+        st = vkft_infer_expect_dtype(op, names[i], in[i], VKFT_F32, err);
+    for (int i = 1; i < n_in && !st; i++)
+        st = vkft_infer_expect_same(op, names[0], in[0], names[i], in[i], err);
+    for (int i = 0; i < n_out && !st; i++) out[i] = *in[0];
+    return st;
 }
 
-const vkft_op_def vkft_op_gelu_def = {
-    .name = "gelu", .n_in = 1, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = gelu_infer, .cpu = vkft_cpu_gelu, .vk = vkft_vk_gelu,
-};
+#define ACT_ROW(op, nin, nout, grad, ...)                                                      \
+    static vkft_status op##_infer(const void *params, const vkft_desc *const *in,             \
+                                  vkft_desc *out, vkft_err *err) {                            \
+        (void)params;                                                                          \
+        static const char *const names[] = {__VA_ARGS__};                                      \
+        return same_f32(#op, names, nin, in, out, nout, err);                                  \
+    }                                                                                          \
+    const vkft_op_def vkft_op_##op##_def = {                                                   \
+        .name = #op, .n_in = nin, .n_out = nout, .out_alias = VKFT_NO_ALIAS,                   \
+        .infer = op##_infer, .cpu = vkft_cpu_##op, .vk = vkft_vk_##op, .backward = grad,      \
+    };
 
-static vkft_status gelu_backward_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "gelu_backward: not implemented yet");
-}
-
-const vkft_op_def vkft_op_gelu_backward_def = {
-    .name = "gelu_backward", .n_in = 2, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = gelu_backward_infer, .cpu = vkft_cpu_gelu_backward, .vk = vkft_vk_gelu_backward,
-};
-
-static vkft_status silu_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "silu: not implemented yet");
-}
-
-const vkft_op_def vkft_op_silu_def = {
-    .name = "silu", .n_in = 1, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = silu_infer, .cpu = vkft_cpu_silu, .vk = vkft_vk_silu,
-};
-
-static vkft_status silu_backward_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "silu_backward: not implemented yet");
-}
-
-const vkft_op_def vkft_op_silu_backward_def = {
-    .name = "silu_backward", .n_in = 2, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = silu_backward_infer, .cpu = vkft_cpu_silu_backward, .vk = vkft_vk_silu_backward,
-};
-
-static vkft_status swiglu_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "swiglu: not implemented yet");
-}
-
-const vkft_op_def vkft_op_swiglu_def = {
-    .name = "swiglu", .n_in = 2, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = swiglu_infer, .cpu = vkft_cpu_swiglu, .vk = vkft_vk_swiglu,
-};
-
-static vkft_status swiglu_backward_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "swiglu_backward: not implemented yet");
-}
-
-const vkft_op_def vkft_op_swiglu_backward_def = {
-    .name = "swiglu_backward", .n_in = 3, .n_out = 2, .out_alias = VKFT_NO_ALIAS,
-    .infer = swiglu_backward_infer, .cpu = vkft_cpu_swiglu_backward, .vk = vkft_vk_swiglu_backward,
-};
-
-static vkft_status softmax_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "softmax: not implemented yet");
-}
-
-const vkft_op_def vkft_op_softmax_def = {
-    .name = "softmax", .n_in = 1, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = softmax_infer, .cpu = vkft_cpu_softmax, .vk = vkft_vk_softmax,
-};
-
-static vkft_status softmax_backward_infer(const void *params, const vkft_desc *const *in, vkft_desc *out,
-                               vkft_err *err) {
-    (void)params; (void)in; (void)out;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "softmax_backward: not implemented yet");
-}
-
-const vkft_op_def vkft_op_softmax_backward_def = {
-    .name = "softmax_backward", .n_in = 2, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
-    .infer = softmax_backward_infer, .cpu = vkft_cpu_softmax_backward, .vk = vkft_vk_softmax_backward,
-};
-
+ACT_ROW(gelu, 1, 1, vkft_grad_gelu, "x")
+ACT_ROW(gelu_backward, 2, 1, NULL, "dy", "x")
+ACT_ROW(silu, 1, 1, vkft_grad_silu, "x")
+ACT_ROW(silu_backward, 2, 1, NULL, "dy", "x")
+ACT_ROW(swiglu, 2, 1, vkft_grad_swiglu, "gate", "up")
+ACT_ROW(swiglu_backward, 3, 2, NULL, "dy", "gate", "up")
+ACT_ROW(softmax, 1, 1, vkft_grad_softmax, "x")
+ACT_ROW(softmax_backward, 2, 1, NULL, "dy", "y")

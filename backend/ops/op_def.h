@@ -10,12 +10,14 @@
 #include <stdint.h>
 
 #include "core/internal.h"
+#include "vkft/graph.h"
 #include "vkft/ops.h"
 
 #define VKFT_OP_MAX_IN 10
 #define VKFT_OP_MAX_OUT 5
 
 typedef struct vkft_vk_rec vkft_vk_rec;  /* vulkan/vk_dispatch.h */
+typedef struct vkft_gnode vkft_gnode;    /* graph/graph.h */
 
 /* One application of an op to tensors of one device (inputs/outputs as in vkft/ops.h). */
 struct vkft_op_call {
@@ -37,6 +39,13 @@ typedef vkft_status (*vkft_cpu_kernel_fn)(vkft_cpu *cpu, const vkft_op_call *cal
 typedef vkft_status (*vkft_vk_record_fn)(vkft_vk_rec *rec, const vkft_op_call *call,
                                          vkft_err *err);
 
+/* Autograd: appends to g the nodes that compute the gradients of node n's inputs. dout[i] is
+ * the gradient of n->out[i] (VKFT_NONE where none flows); need[j] says whether in[j]'s gradient
+ * is wanted; the rule sets din[j] (VKFT_NONE where it produces none). Rules live in
+ * backend/ops/grad_rules.c. */
+typedef vkft_status (*vkft_op_backward_fn)(vkft_graph *g, const vkft_gnode *n,
+                                           const int32_t *dout, const bool *need, int32_t *din);
+
 typedef struct vkft_op_def {
     const char *name;
     int n_in;                       /* inputs, optional ones included */
@@ -48,6 +57,7 @@ typedef struct vkft_op_def {
     vkft_op_infer_fn infer;
     vkft_cpu_kernel_fn cpu;
     vkft_vk_record_fn vk;
+    vkft_op_backward_fn backward;   /* NULL: no gradient flows through this op */
 } vkft_op_def;
 
 #define VKFT_NO_ALIAS {-1, -1, -1, -1, -1}
@@ -75,6 +85,6 @@ extern const vkft_op_def vkft_op_fill_def, vkft_op_copy_def, vkft_op_cast_def,
     vkft_op_embedding_backward_def, vkft_op_attention_def, vkft_op_attention_backward_def,
     vkft_op_cross_entropy_def, vkft_op_cross_entropy_backward_def, vkft_op_sum_squares_def,
     vkft_op_adamw_def, vkft_op_nf4_quantize_def, vkft_op_nf4_dequantize_def,
-    vkft_op_matmul_nf4_def;
+    vkft_op_matmul_nf4_def, vkft_op_grad_clip_def;
 
 #endif

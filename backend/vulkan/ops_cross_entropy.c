@@ -1,13 +1,121 @@
-/* Vulkan recording of the cross_entropy ops. (stub: to be written) */
+/*
+ * Vulkan recording of the cross-entropy ops (shaders cross_entropy.comp,
+ * cross_entropy_backward.comp, sum_partials.comp).
+ *
+ * Forward: one workgroup per row computes lse and the row's partials {loss, weight} into a
+ * scratch tensor [N, 2]; then sum_partials adds the rows in order into loss_sum and count. No
+ * float atomics, so two runs give identical bits.
+ *
+ * Split path: logits [N, V] may exceed the storage-buffer range (2048 x 32000 f32 is 262 MB), so
+ * both ops run over chunks of whole rows bound as sub-ranges; a binding starts at the 16-byte
+ * boundary at or below its first element and the shader adds the element shift. A single row
+ * (V * 4 bytes) must fit in the range. The row partials are summed chunk by chunk, in chunk
+ * order, each chunk adding to loss_sum / count.
+ */
 #include "vulkan/vk_ops.h"
 
+/* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or
+ * below e0; *shift is e0's element index inside the binding. */
+static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
+                              uint32_t *shift) {
+    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
+    *shift = (uint32_t)((off - al) / es);
+    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
+}
+
+/* Rows per chunk: a chunk's logits (and its 8-byte-per-row partials) fit the range with up to
+ * 12 bytes of alignment shift. */
+static vkft_status rows_per_chunk(const vkft_vk_rec *rec, const char *op, uint64_t v,
+                                  uint64_t *rows, vkft_err *err) {
+    uint64_t lim = vkft_vk_max_range(rec), row = v * 4 > 8 ? v * 4 : 8;
+    *rows = lim > 16 ? (lim - 16) / row : 0;
+    if (!*rows)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "%s: a row of %llu logits does not fit in the "
+                         "device's storage-buffer range (%llu bytes)", op, (unsigned long long)v,
+                         (unsigned long long)lim);
+    return VKFT_OK;
+}
+
+/* Workgroup size for a row of v columns: a power of two <= v, 8..256 on GPUs; 8 (one lavapipe
+ * subgroup) on CPU-shaped drivers, where each barrier is a coroutine switch. */
+static uint32_t row_workgroup(const vkft_vk_rec *rec, uint64_t v) {
+    uint32_t max = vkft_vk_cpu_shaped(rec) ? 8 : 256, wg = 8;
+    while (wg < max && (uint64_t)wg * 2 <= v) wg *= 2;
+    return wg;
+}
+
+/* Adds the row partials {loss, weight} of rows [0, n) in order into loss_sum and count, chunk
+ * by chunk when they exceed the range (ops_optimizer.c has the one-column twin). */
+static vkft_status sum_partials(vkft_vk_rec *rec, const vkft_tensor *part, uint64_t n,
+                                const vkft_tensor *o0, const vkft_tensor *o1, vkft_err *err) {
+    const uint32_t k = 2;
+    uint64_t lim = vkft_vk_max_range(rec), cap = (lim - 16) / (k * 4);
+    vkft_status st = VKFT_OK;
+    for (uint64_t r0 = 0; !st && r0 < n; r0 += cap) {
+        uint64_t m = n - r0 < cap ? n - r0 : cap;
+        struct { uint32_t n, k, shift, accumulate; } pc = {(uint32_t)m, k, 0, r0 > 0};
+        vkft_vk_arg args[3] = {bind_elems(part, r0 * k, m * k, 4, &pc.shift), {.t = o0},
+                               {.t = o1}};
+        st = vkft_vk_dispatch(rec, "sum_partials", NULL, 0, args, 3, &pc, sizeof pc, 1, 1, 1,
+                              err);
+    }
+    return st;
+}
+
 VKFT_VK_OP(cross_entropy) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "cross_entropy: no Vulkan kernel yet");
+    const vkft_cross_entropy_params *p = call->params;
+    const vkft_tensor *z = call->in[0], *labels = call->in[1], *w = call->in[2];
+    const vkft_tensor *lse = call->out[2];
+    uint64_t n = (uint64_t)z->desc.shape[0], v = (uint64_t)z->desc.shape[1], cap;
+    if (n * v > UINT32_MAX || n > UINT32_MAX / 2)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "cross_entropy: more than 2^32 logits");
+    vkft_status st = rows_per_chunk(rec, "cross_entropy", v, &cap, err);
+    vkft_tensor *part = NULL;
+    int64_t pshape[2] = {(int64_t)n, 2};
+    if (!st) st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &part, err);
+    uint32_t spec[1] = {row_workgroup(rec, v)};
+    for (uint64_t r0 = 0; !st && r0 < n; r0 += cap) {
+        uint64_t m = n - r0 < cap ? n - r0 : cap;
+        struct { uint32_t rows, v, xs, rs, ps, has_w; int32_t ignore; } pc = {
+            (uint32_t)m, (uint32_t)v, 0, 0, 0, w != NULL, p->ignore_index};
+        uint32_t unused;
+        vkft_vk_arg args[5] = {bind_elems(z, r0 * v, m * v, 4, &pc.xs),
+                               bind_elems(labels, r0, m, 4, &pc.rs),
+                               bind_elems(w ? w : labels, r0, m, 4, &unused),
+                               bind_elems(lse, r0, m, 4, &unused),
+                               bind_elems(part, r0 * 2, m * 2, 4, &pc.ps)};
+        uint32_t gx, gy;
+        vkft_vk_grid(rec, m, &gx, &gy);
+        st = vkft_vk_dispatch(rec, "cross_entropy", spec, 1, args, 5, &pc, sizeof pc, gx, gy, 1,
+                              err);
+    }
+    if (!st) st = sum_partials(rec, part, n, call->out[0], call->out[1], err);
+    return st;
 }
 
 VKFT_VK_OP(cross_entropy_backward) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "cross_entropy_backward: no Vulkan kernel yet");
+    const vkft_cross_entropy_params *p = call->params;
+    const vkft_tensor *z = call->in[0], *labels = call->in[1], *w = call->in[2];
+    const vkft_tensor *lse = call->in[3], *dloss = call->in[4], *dz = call->out[0];
+    uint64_t n = (uint64_t)z->desc.shape[0], v = (uint64_t)z->desc.shape[1], cap;
+    if (n * v > UINT32_MAX)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "cross_entropy_backward: more than 2^32 logits");
+    vkft_status st = rows_per_chunk(rec, "cross_entropy_backward", v, &cap, err);
+    uint32_t spec[1] = {row_workgroup(rec, v)};
+    for (uint64_t r0 = 0; !st && r0 < n; r0 += cap) {
+        uint64_t m = n - r0 < cap ? n - r0 : cap;
+        struct { uint32_t rows, v, xs, rs, has_w; int32_t ignore; } pc = {
+            (uint32_t)m, (uint32_t)v, 0, 0, w != NULL, p->ignore_index};
+        uint32_t unused;
+        vkft_vk_arg args[6] = {bind_elems(z, r0 * v, m * v, 4, &pc.xs),
+                               bind_elems(labels, r0, m, 4, &pc.rs),
+                               bind_elems(w ? w : labels, r0, m, 4, &unused),
+                               bind_elems(lse, r0, m, 4, &unused), {.t = dloss},
+                               bind_elems(dz, r0 * v, m * v, 4, &unused)};
+        uint32_t gx, gy;
+        vkft_vk_grid(rec, m, &gx, &gy);
+        st = vkft_vk_dispatch(rec, "cross_entropy_backward", spec, 1, args, 6, &pc, sizeof pc,
+                              gx, gy, 1, err);
+    }
+    return st;
 }
-

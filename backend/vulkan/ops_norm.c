@@ -1,23 +1,145 @@
-/* Vulkan recording of the norm ops. (stub: to be written) */
+/*
+ * Vulkan recording of the norm ops (shaders norm.comp, norm_backward.comp, norm_dw.comp,
+ * norm_dw_reduce.comp). Forward and dx: one workgroup per row, row sums in a fixed tree.
+ * dw/db: per-block partials (NORM_DW_BLOCK rows each) into a scratch tensor, then one invocation
+ * per column adds the blocks in order; no float atomics, so two runs give identical bits.
+ *
+ * Split path: activations may exceed the storage-buffer range (tokens x hidden), so every op
+ * runs over chunks of whole rows bound as sub-ranges; a chunk's binding starts at the 16-byte
+ * boundary at or below its first row and the shader adds the element shift. One row (and w)
+ * must fit in the range. dw/db of a split backward accumulate chunk by chunk, in chunk order.
+ */
 #include "vulkan/vk_ops.h"
 
-VKFT_VK_OP(rmsnorm) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "rmsnorm: no Vulkan kernel yet");
+/* dw/db partial block: 64 rows per invocation keeps enough invocations (H x rows/64) for a
+ * GPU and few enough partials to reduce cheaply. On lavapipe blocks of 16..256 rows timed the
+ * same; one invocation per column looping over all rows made rmsnorm_backward [2048, 2048]
+ * ~10 ms slower (60 vs 51 ms with 64-lane rows). */
+#define NORM_DW_BLOCK 64
+
+/* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or
+ * below e0; *shift is e0's element index inside the binding. */
+static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
+                              uint32_t *shift) {
+    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
+    *shift = (uint32_t)((off - al) / es);
+    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
 }
 
-VKFT_VK_OP(rmsnorm_backward) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "rmsnorm_backward: no Vulkan kernel yet");
+/* Rows of h f32 elements per chunk (the shift may add up to 12 bytes). */
+static vkft_status rows_per_chunk(const vkft_vk_rec *rec, const char *op, int64_t h,
+                                  uint64_t *rows, vkft_err *err) {
+    uint64_t lim = vkft_vk_max_range(rec), row = (uint64_t)h * 4;
+    *rows = lim > 16 ? (lim - 16) / row : 0;
+    if (!*rows)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "%s: a row of %llu bytes does not fit in the "
+                         "device's storage-buffer range (%llu bytes)", op,
+                         (unsigned long long)row, (unsigned long long)lim);
+    return VKFT_OK;
 }
 
-VKFT_VK_OP(layernorm) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "layernorm: no Vulkan kernel yet");
+/* Workgroup size for a row of h: a power of two <= h, 8..256 on GPUs; 8 (one lavapipe subgroup)
+ * on CPU-shaped drivers, where barriers are coroutine switches: rmsnorm [2048, 2048] took
+ * 12.5 ms with 8 lanes, 17 ms with 32, 26 ms with 64 on lavapipe. */
+static uint32_t row_workgroup(const vkft_vk_rec *rec, int64_t h) {
+    uint32_t max = vkft_vk_cpu_shaped(rec) ? 8 : 256, wg = 8;
+    while (wg < max && (int64_t)wg * 2 <= h) wg *= 2;
+    return wg;
 }
 
-VKFT_VK_OP(layernorm_backward) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "layernorm_backward: no Vulkan kernel yet");
+static vkft_status norm_forward(vkft_vk_rec *rec, const vkft_op_call *call, bool layer,
+                                vkft_err *err) {
+    const char *op = layer ? "layernorm" : "rmsnorm";
+    const vkft_tensor *x = call->in[0], *w = call->in[1], *b = layer ? call->in[2] : NULL;
+    const vkft_tensor *y = call->out[0], *rstd = call->out[layer ? 2 : 1];
+    const vkft_tensor *mean = layer ? call->out[1] : rstd;
+    const vkft_norm_params *p = call->params;
+    int64_t h = x->desc.shape[x->desc.ndim - 1];
+    uint64_t rows = (uint64_t)vkft_desc_rows(&x->desc), cap;
+    vkft_status st = rows_per_chunk(rec, op, h, &cap, err);
+    uint32_t spec[1] = {row_workgroup(rec, h)};
+    for (uint64_t r0 = 0; !st && r0 < rows; r0 += cap) {
+        uint64_t m = rows - r0 < cap ? rows - r0 : cap;
+        struct { uint32_t rows, h; float eps; uint32_t layer, has_b, xs, rs; } pc = {
+            (uint32_t)m, (uint32_t)h, p->eps, layer, b != NULL, 0, 0};
+        uint32_t unused;
+        vkft_vk_arg args[6] = {
+            bind_elems(x, r0 * (uint64_t)h, m * (uint64_t)h, 4, &pc.xs), {.t = w},
+            {.t = b ? b : w}, bind_elems(y, r0 * (uint64_t)h, m * (uint64_t)h, 4, &unused),
+            bind_elems(mean, r0, m, 4, &pc.rs), bind_elems(rstd, r0, m, 4, &unused)};
+        uint32_t gx, gy;
+        vkft_vk_grid(rec, m, &gx, &gy);
+        st = vkft_vk_dispatch(rec, "norm", spec, 1, args, 6, &pc, sizeof pc, gx, gy, 1, err);
+    }
+    return st;
 }
 
+VKFT_VK_OP(rmsnorm) { return norm_forward(rec, call, false, err); }
+VKFT_VK_OP(layernorm) { return norm_forward(rec, call, true, err); }
+
+/* dw/db of rows [r0, r0 + m): partials per block into pw/pb, then added to dw/db. */
+static vkft_status norm_dw(vkft_vk_rec *rec, const vkft_op_call *call, bool layer, uint64_t r0,
+                           uint64_t m, const vkft_tensor *pw, const vkft_tensor *pb,
+                           vkft_err *err) {
+    const vkft_tensor *dy = call->in[0], *x = call->in[1], *rstd = call->in[layer ? 4 : 3];
+    const vkft_tensor *mean = layer ? call->in[3] : rstd;
+    const vkft_tensor *dw = call->out[1], *db = layer ? call->out[2] : NULL;
+    uint64_t h = (uint64_t)x->desc.shape[x->desc.ndim - 1];
+    uint32_t nb = (uint32_t)((m + NORM_DW_BLOCK - 1) / NORM_DW_BLOCK), unused;
+    struct { uint32_t rows, h, block, nb, layer, has_b, xs, rs; } pc = {
+        (uint32_t)m, (uint32_t)h, NORM_DW_BLOCK, nb, layer, db != NULL, 0, 0};
+    vkft_vk_arg args[6] = {bind_elems(dy, r0 * h, m * h, 4, &pc.xs),
+                           bind_elems(x, r0 * h, m * h, 4, &unused),
+                           bind_elems(mean, r0, m, 4, &pc.rs), bind_elems(rstd, r0, m, 4, &unused),
+                           {.t = pw, .range = nb * h * 4}, {.t = pb, .range = nb * h * 4}};
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, (h * nb + 63) / 64, &gx, &gy);
+    vkft_status st = vkft_vk_dispatch(rec, "norm_dw", NULL, 0, args, 6, &pc, sizeof pc, gx, gy,
+                                      1, err);
+    if (st) return st;
+    struct { uint32_t h, nb, accumulate, has_b; } rc = {(uint32_t)h, nb, r0 > 0, db != NULL};
+    vkft_vk_arg rargs[4] = {{.t = pw, .range = nb * h * 4}, {.t = pb, .range = nb * h * 4},
+                            {.t = dw}, {.t = db ? db : dw}};
+    vkft_vk_grid(rec, (h + 63) / 64, &gx, &gy);
+    return vkft_vk_dispatch(rec, "norm_dw_reduce", NULL, 0, rargs, 4, &rc, sizeof rc, gx, gy, 1,
+                            err);
+}
+
+static vkft_status norm_backward(vkft_vk_rec *rec, const vkft_op_call *call, bool layer,
+                                 vkft_err *err) {
+    const char *op = layer ? "layernorm_backward" : "rmsnorm_backward";
+    const vkft_tensor *dy = call->in[0], *x = call->in[1], *w = call->in[2];
+    const vkft_tensor *rstd = call->in[layer ? 4 : 3], *mean = layer ? call->in[3] : rstd;
+    const vkft_tensor *dx = call->out[0];
+    bool has_b = layer && call->out[2];
+    int64_t h = x->desc.shape[x->desc.ndim - 1];
+    uint64_t rows = (uint64_t)vkft_desc_rows(&x->desc), cap;
+    vkft_status st = rows_per_chunk(rec, op, h, &cap, err);
+    if (st) return st;
+    /* partials of the biggest chunk; they fit the range: with cap >= 64 rows a row is at most
+     * 1/64 of it, else there is one block of one row's size */
+    uint64_t m_max = rows < cap ? rows : cap;
+    int64_t pshape[2] = {(int64_t)((m_max + NORM_DW_BLOCK - 1) / NORM_DW_BLOCK), h};
+    vkft_tensor *pw, *pb = NULL;
+    st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &pw, err);
+    if (!st && has_b) st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &pb, err);
+    uint32_t spec[1] = {row_workgroup(rec, h)};
+    for (uint64_t r0 = 0; !st && r0 < rows; r0 += cap) {
+        uint64_t m = rows - r0 < cap ? rows - r0 : cap, e0 = r0 * (uint64_t)h, n = m * (uint64_t)h;
+        struct { uint32_t rows, h, layer, xs, rs; } pc = {(uint32_t)m, (uint32_t)h, layer, 0, 0};
+        uint32_t unused;
+        vkft_vk_arg args[6] = {bind_elems(dy, e0, n, 4, &pc.xs), bind_elems(x, e0, n, 4, &unused),
+                               {.t = w}, bind_elems(mean, r0, m, 4, &pc.rs),
+                               bind_elems(rstd, r0, m, 4, &unused),
+                               bind_elems(dx, e0, n, 4, &unused)};
+        uint32_t gx, gy;
+        vkft_vk_grid(rec, m, &gx, &gy);
+        st = vkft_vk_dispatch(rec, "norm_backward", spec, 1, args, 6, &pc, sizeof pc, gx, gy, 1,
+                              err);
+        if (!st) st = norm_dw(rec, call, layer, r0, m, pw, pb ? pb : pw, err);
+    }
+    return st;
+}
+
+VKFT_VK_OP(rmsnorm_backward) { return norm_backward(rec, call, false, err); }
+VKFT_VK_OP(layernorm_backward) { return norm_backward(rec, call, true, err); }

@@ -1,13 +1,52 @@
-/* Vulkan recording of the rope ops. (stub: to be written) */
+/*
+ * Vulkan recording of the rope ops (shaders/rope.comp): one invocation per (token, pair or
+ * pass-through dim), looping over the heads, so each token's cos/sin are computed once per
+ * frequency. Split path: x (activations, [B, T, nH, D]) may exceed the storage-buffer range, so
+ * the tokens run in chunks bound as sub-ranges (from the 16-byte boundary at or below the
+ * chunk's first element, the shader adding the shift); one token (nH * D floats) must fit.
+ */
 #include "vulkan/vk_ops.h"
 
-VKFT_VK_OP(rope) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "rope: no Vulkan kernel yet");
+static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
+                              uint32_t *shift) {
+    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
+    *shift = (uint32_t)((off - al) / es);
+    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
 }
 
-VKFT_VK_OP(rope_backward) {
-    (void)rec; (void)call;
-    return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "rope_backward: no Vulkan kernel yet");
+static vkft_status rope(vkft_vk_rec *rec, const vkft_op_call *call, float sign, vkft_err *err) {
+    const char *op = sign > 0 ? "rope" : "rope_backward";
+    const vkft_tensor *x = call->in[0], *f = call->in[1], *pos = call->in[2], *y = call->out[0];
+    const vkft_rope_params *p = call->params;
+    const int64_t *s = x->desc.shape;
+    uint64_t tokens = (uint64_t)(s[0] * s[1]), row = (uint64_t)(s[2] * s[3]);
+    uint64_t lim = vkft_vk_max_range(rec), cap = lim > 16 ? (lim - 16) / (row * 4) : 0;
+    if (!cap)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "%s: a token of %llu bytes does not fit in the "
+                         "device's storage-buffer range (%llu bytes)", op,
+                         (unsigned long long)(row * 4), (unsigned long long)lim);
+    uint32_t half = (uint32_t)f->desc.shape[0], width = (uint32_t)s[3] - half;
+    vkft_status st = VKFT_OK;
+    for (uint64_t t0 = 0; !st && t0 < tokens; t0 += cap) {
+        uint64_t m = tokens - t0 < cap ? tokens - t0 : cap;
+        struct {
+            uint32_t tokens, t_len, heads, d, half, t0;
+            int32_t pos_offset;
+            float scaling, sign;
+            uint32_t has_pos, xs, ps;
+        } pc = {(uint32_t)m, (uint32_t)s[1], (uint32_t)s[2], (uint32_t)s[3], half,
+                (uint32_t)t0, (int32_t)p->pos_offset, p->attention_scaling, sign, pos != NULL,
+                0, 0};
+        uint32_t unused;
+        vkft_vk_arg args[4] = {bind_elems(x, t0 * row, m * row, 4, &pc.xs), {.t = f},
+                               pos ? bind_elems(pos, t0, m, 4, &pc.ps) : (vkft_vk_arg){.t = f},
+                               bind_elems(y, t0 * row, m * row, 4, &unused)};
+        uint32_t gx, gy;
+        vkft_vk_grid(rec, (m * width + 63) / 64, &gx, &gy);
+        st = vkft_vk_dispatch(rec, "rope", NULL, 0, args, 4, &pc, sizeof pc, gx, gy, 1, err);
+    }
+    return st;
 }
 
+VKFT_VK_OP(rope) { return rope(rec, call, 1.0f, err); }
+VKFT_VK_OP(rope_backward) { return rope(rec, call, -1.0f, err); }

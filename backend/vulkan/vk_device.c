@@ -25,8 +25,23 @@ static vkft_status vk_tensor_alloc(vkft_device *dev, vkft_tensor *t) {
     return st;
 }
 
+static vkft_status vk_tensor_view(vkft_device *dev, const vkft_tensor *base, size_t offset,
+                                  vkft_tensor *t) {
+    t->vk = malloc(sizeof *t->vk);
+    if (!t->vk) return vkft_fail(&dev->err, VKFT_ERR_NO_MEMORY, "out of host memory");
+    *t->vk = *base->vk;
+    t->vk->offset += offset;
+    t->vk->size = base->vk->size - offset;
+    return VKFT_OK;
+}
+
 static void vk_tensor_free(vkft_device *dev, vkft_tensor *t) {
     if (!t->vk) return;
+    if (t->view) {
+        free(t->vk);
+        t->vk = NULL;
+        return;
+    }
     dev->allocated_bytes -= t->vk->size;
     vkft_vk_free_tensor(dev->vk, t->vk);
     t->vk = NULL;
@@ -103,6 +118,7 @@ static void vk_close(vkft_device *dev) {
 static const vkft_device_backend vk_backend = {
     .name = "vulkan",
     .tensor_alloc = vk_tensor_alloc,
+    .tensor_view = vk_tensor_view,
     .tensor_free = vk_tensor_free,
     .upload = vk_upload,
     .download = vk_download,

@@ -30,7 +30,14 @@ void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy
     *gx = (uint32_t)((n + *gy - 1) / *gy);
 }
 
+/* Records the barrier owed before the next command, if any. */
+static void settle(vkft_vk_rec *rec) {
+    if (rec->need_barrier) vkft_vk_barrier(rec);
+    rec->need_barrier = false;
+}
+
 void vkft_vk_barrier(vkft_vk_rec *rec) {
+    rec->n_barriers++;
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT |
                                            VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -50,8 +57,9 @@ vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset
     if (offset % 4 || offset + size > t->vk->size)
         return vkft_fail(err, VKFT_ERR_INVALID_ARG, "fill: bad range %llu+%llu",
                          (unsigned long long)offset, (unsigned long long)size);
+    settle(rec);
     vkCmdFillBuffer(rec->cmd, t->vk->buffer, t->vk->offset + offset, size, pattern);
-    if (rec->eager) vkft_vk_barrier(rec);
+    rec->need_barrier = true;
     return VKFT_OK;
 }
 
@@ -64,8 +72,9 @@ vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64
     VkBufferCopy region = {.srcOffset = src->vk->offset + src_offset,
                            .dstOffset = dst->vk->offset + dst_offset,
                            .size = bytes};
+    settle(rec);
     vkCmdCopyBuffer(rec->cmd, src->vk->buffer, dst->vk->buffer, 1, &region);
-    if (rec->eager) vkft_vk_barrier(rec);
+    rec->need_barrier = true;
     return VKFT_OK;
 }
 
@@ -107,7 +116,14 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
                                       .descriptorSetCount = 1,
                                       .pSetLayouts = &p->set_layout};
     VkDescriptorSet set;
-    VKFT_VK_TRY(err, vkAllocateDescriptorSets(vk->device, &ai, &set));
+    VkResult ar = vkAllocateDescriptorSets(vk->device, &ai, &set);
+    if ((ar == VK_ERROR_OUT_OF_POOL_MEMORY || ar == VK_ERROR_FRAGMENTED_POOL) && rec->grow_pools) {
+        st = vkft_vk_rec_add_pool(rec, err);
+        if (st) return st;
+        ai.descriptorPool = rec->pool;
+        ar = vkAllocateDescriptorSets(vk->device, &ai, &set);
+    }
+    VKFT_VK_TRY(err, ar);
     vk->n_descriptor_sets_allocated++;
 
     VkDescriptorBufferInfo bufs[VKFT_VK_MAX_BINDINGS];
@@ -160,6 +176,7 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
         }
     }
     vkUpdateDescriptorSets(vk->device, (uint32_t)n_args, writes, 0, NULL);
+    settle(rec);
     vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0,
                             NULL);
@@ -169,15 +186,37 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
                        pc);
     vkCmdDispatch(rec->cmd, gx, gy, gz);
     rec->n_dispatches++;
-    if (rec->eager) vkft_vk_barrier(rec);
+    rec->need_barrier = true;
     return VKFT_OK;
 }
 
-static void rec_release(vkft_vk_rec *rec) {
+vkft_status vkft_vk_rec_add_pool(vkft_vk_rec *rec, vkft_err *err) {
+    if (rec->n_own_pools == VKFT_VK_MAX_POOLS)
+        return vkft_fail(err, VKFT_ERR_NO_MEMORY, "more than %d descriptor pools",
+                         VKFT_VK_MAX_POOLS);
+    enum { SETS = 256 };
+    VkDescriptorPoolSize sizes[2] = {
+        {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = SETS * 8},
+        {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, .descriptorCount = SETS * 2}};
+    VkDescriptorPoolCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                     .maxSets = SETS,
+                                     .poolSizeCount = 2,
+                                     .pPoolSizes = sizes};
+    VkDescriptorPool pool;
+    VKFT_VK_TRY(err, vkCreateDescriptorPool(rec->vk->device, &ci, NULL, &pool));
+    rec->own_pools[rec->n_own_pools++] = pool;
+    rec->pool = pool;
+    return VKFT_OK;
+}
+
+void vkft_vk_rec_release(vkft_vk_rec *rec) {
     for (int i = 0; i < rec->n_views; i++) vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
     rec->n_views = 0;
     for (int i = 0; i < rec->n_scratch; i++) vkft_tensor_destroy(rec->scratch[i]);
     rec->n_scratch = 0;
+    for (int i = 0; i < rec->n_own_pools; i++)
+        vkDestroyDescriptorPool(rec->vk->device, rec->own_pools[i], NULL);
+    rec->n_own_pools = 0;
 }
 
 vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
@@ -192,7 +231,6 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
     rec->vk = vk;
     rec->cmd = vk->cmd;
     rec->pool = vk->eager_pool;
-    rec->eager = true;
     vkft_status st = VKFT_OK;
     VkResult r = vkResetDescriptorPool(vk->device, vk->eager_pool, 0);
     if (r == VK_SUCCESS) r = vkResetCommandPool(vk->device, vk->cmd_pool, 0);
@@ -209,6 +247,8 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, vk->timestamps, 0);
     }
     st = def->vk(rec, call, err);
+    rec->need_barrier = true;  /* make the op's writes visible to the transfers that follow */
+    settle(rec);
     if (vk->timestamps)
         vkCmdWriteTimestamp(vk->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, vk->timestamps, 1);
     r = vkEndCommandBuffer(vk->cmd);
@@ -237,7 +277,7 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
             VK_SUCCESS)
             vk->last_run_ns = (uint64_t)((double)(ts[1] - ts[0]) * vk->timestamp_period_ns);
     }
-    rec_release(rec);
+    vkft_vk_rec_release(rec);
     free(rec);
     return st;
 }

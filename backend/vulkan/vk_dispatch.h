@@ -30,17 +30,34 @@ typedef struct vkft_vk_arg {
 #define VKFT_VK_MAX_VIEWS 1024
 #define VKFT_VK_MAX_SCRATCH 16
 
+#define VKFT_VK_MAX_POOLS 64
+
+/*
+ * A recording. Barriers: a dispatch (or fill or copy) records a full compute/transfer barrier
+ * before itself when need_barrier is set, and sets need_barrier after itself, so the dispatches
+ * of one op are ordered; between ops, whoever drives the recording (the eager path, or a plan's
+ * hazard tracking) decides by setting or clearing need_barrier.
+ */
 struct vkft_vk_rec {
     vkft_vk_device *vk;
     VkCommandBuffer cmd;
-    VkDescriptorPool pool;
+    VkDescriptorPool pool;          /* current pool */
+    VkDescriptorPool own_pools[VKFT_VK_MAX_POOLS]; /* plans: pools made as needed */
+    int n_own_pools;
+    bool grow_pools;                /* make another pool when one runs out (plans) */
+    bool need_barrier;
+    uint64_t n_barriers;
     VkBufferView views[VKFT_VK_MAX_VIEWS];  /* destroyed when the recording's work is done */
     int n_views;
     vkft_tensor *scratch[VKFT_VK_MAX_SCRATCH];  /* temporaries, freed with the recording */
     int n_scratch;
     int n_dispatches;
-    bool eager;             /* one op, a full barrier after each dispatch */
 };
+
+/* Creates one more descriptor pool for rec (plans) and makes it current. */
+vkft_status vkft_vk_rec_add_pool(vkft_vk_rec *rec, vkft_err *err);
+/* Releases rec's views, scratch tensors and own pools (after its work has completed). */
+void vkft_vk_rec_release(vkft_vk_rec *rec);
 
 /* The effective storage-buffer range limit (bytes) and texel-buffer element limit. */
 uint64_t vkft_vk_max_range(const vkft_vk_rec *rec);

@@ -35,5 +35,7 @@ VKFT_VK_OP(cross_entropy); VKFT_VK_OP(cross_entropy_backward);
 VKFT_VK_OP(sum_squares); VKFT_VK_OP(adamw);
 /* nf4 */
 VKFT_VK_OP(nf4_quantize); VKFT_VK_OP(nf4_dequantize); VKFT_VK_OP(matmul_nf4);
+/* clip */
+VKFT_VK_OP(grad_clip);
 
 #endif

@@ -120,7 +120,8 @@ typedef enum vkft_op {
     VKFT_OP_SUM_SQUARES,
     /*
      * One AdamW step, PyTorch semantics (decoupled weight decay, bias correction).
-     *   in: p, g, m, v f32 (same shape), hyper f32 [4] = {lr, step (1-based), grad_scale, 0}.
+     *   in: p, g, m, v f32 (same shape), hyper f32 [4] = {lr, step (1-based), grad_scale, any}
+ *   (hyper[3] is not read: GRAD_CLIP leaves the gradient norm there).
      *   out: p, m, v (may alias in[0], in[2], in[3]). g is multiplied by grad_scale first
      *   (global-norm clipping computes it on the device).
      */
@@ -139,6 +140,13 @@ typedef enum vkft_op {
      * in: A f32 [..., k] ([..., n] with trans), codes, absmax_q, absmax2, offset, C0 (opt).
      * out f32 [..., n] ([..., k] with trans). */
     VKFT_OP_MATMUL_NF4,
+    /*
+     * The AdamW hyper vector of a step with global-norm clipping (PyTorch's clip_grad_norm_):
+     *   in: sumsq f32 [1] (sum of squares of every gradient), hyper f32 [2] = {lr, step}.
+     *   out: f32 [4] = {lr, step, coef, norm}: norm = sqrt(sumsq), coef = min(1, max_norm /
+     *   (norm + 1e-6)), or 1 when max_norm is 0 (clipping off).
+     */
+    VKFT_OP_GRAD_CLIP,
     VKFT_OP_COUNT
 } vkft_op;
 
@@ -162,6 +170,7 @@ typedef struct vkft_attention_params {
 } vkft_attention_params;
 typedef struct vkft_cross_entropy_params { int32_t ignore_index; } vkft_cross_entropy_params;
 typedef struct vkft_adamw_params { float beta1, beta2, eps, weight_decay; } vkft_adamw_params;
+typedef struct vkft_grad_clip_params { float max_norm; } vkft_grad_clip_params;
 typedef struct vkft_matmul_nf4_params {
     int64_t n, k;           /* W is [n, k] */
     bool trans;             /* false: y = A W^T; true: y = A W */

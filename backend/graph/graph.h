@@ -1,0 +1,51 @@
+/*
+ * The graph IR (internal view of vkft/graph.h): values and nodes in arrays, nodes in the order
+ * they were added — which is a topological order, since a node's inputs must exist first.
+ */
+#ifndef VKFT_GRAPH_GRAPH_H
+#define VKFT_GRAPH_GRAPH_H
+
+#include "core/error.h"
+#include "ops/op_def.h"
+#include "vkft/graph.h"
+
+#define VKFT_PARAMS_MAX 64
+#define VKFT_MAX_PHASES 8
+
+typedef struct vkft_gvalue {
+    vkft_desc desc;
+    vkft_role role;
+    char *name;                 /* leaves and kept values; NULL otherwise */
+    int producer;               /* node index; -1 for leaves */
+    int phase;                  /* phase of the producer (leaves: -1) */
+    bool kept;                  /* readable after a run */
+    vkft_value store;           /* leaf whose storage this value is written into, or NONE */
+    vkft_value grad;            /* trainables: the accumulated-gradient state, or NONE */
+} vkft_gvalue;
+
+typedef struct vkft_gnode {
+    vkft_op op;
+    int phase;
+    int n_in, n_out;
+    vkft_value in[VKFT_OP_MAX_IN];
+    vkft_value out[VKFT_OP_MAX_OUT];
+    _Alignas(8) unsigned char params[VKFT_PARAMS_MAX];
+} vkft_gnode;
+
+struct vkft_graph {
+    vkft_gvalue *values;
+    int n_values, cap_values;
+    vkft_gnode *nodes;
+    int n_nodes, cap_nodes;
+    int phase;                  /* current phase */
+    int n_phases;
+    vkft_err err;
+};
+
+/* Adds a value; returns its index or VKFT_NONE (out of memory, message in g->err). */
+vkft_value vkft_graph_add_value(vkft_graph *g, const vkft_desc *desc, vkft_role role,
+                                const char *name);
+/* Looks a value up by name; VKFT_NONE if absent. */
+vkft_value vkft_graph_find(const vkft_graph *g, const char *name);
+
+#endif

@@ -1,0 +1,67 @@
+#version 450
+// GELU, SILU, SWIGLU and their backwards, elementwise over f32; one invocation per element of
+// this dispatch (a split dispatch binds the same chunk of every tensor). The formulas are the
+// CPU's (backend/cpu/activation.c): sigmoid from e = exp(-|x|) <= 1, which never overflows,
+// and 0.5 (1 + tanh(u)) written as sigmoid(2u), so no tanh of a large argument is taken.
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+
+layout(local_size_x = 64) in;
+layout(constant_id = 0) const uint KIND = 0u;   // 0 gelu, 1 gelu_bw, 2 silu, 3 silu_bw,
+                                                // 4 swiglu, 5 swiglu_bw
+layout(set = 0, binding = 0) readonly buffer A { float a[]; };   // x, or dy (backwards)
+layout(set = 0, binding = 1) readonly buffer B { float b[]; };   // x / up / gate (or a again)
+layout(set = 0, binding = 2) readonly buffer C { float c[]; };   // up (swiglu_bw; else a)
+layout(set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(set = 0, binding = 4) writeonly buffer Y2 { float y2[]; }; // dup (swiglu_bw; else y)
+layout(push_constant) uniform P { uint n; } p;
+
+const float GELU_K = 0.7978845608028654;   // sqrt(2 / pi)
+const float GELU_C = 0.044715;
+
+// s = sigmoid(x), t = 1 - s
+void sigmoid2(float x, out float s, out float t) {
+    float e = exp(-abs(x)), r = 1.0 / (1.0 + e);
+    s = x >= 0.0 ? r : e * r;
+    t = x >= 0.0 ? e * r : r;
+}
+
+float gelu_f(float x) {
+    float s, t;
+    sigmoid2(2.0 * GELU_K * (x + GELU_C * x * x * x), s, t);
+    return x * s;
+}
+
+float gelu_d(float x) {
+    float s, t;
+    sigmoid2(2.0 * GELU_K * (x + GELU_C * x * x * x), s, t);
+    float st = s * t;   // 0 where |u| is large: skip the term, whose x^2 may overflow
+    return st == 0.0 ? s : s + x * st * 2.0 * GELU_K * (1.0 + 3.0 * GELU_C * x * x);
+}
+
+float silu_f(float x) {
+    float s, t;
+    sigmoid2(x, s, t);
+    return x * s;
+}
+
+float silu_d(float x) {
+    float s, t;
+    sigmoid2(x, s, t);
+    return s * (1.0 + x * t);
+}
+
+void main() {
+    uint i = vkft_group_id() * 64u + gl_LocalInvocationID.x;
+    if (i >= p.n) return;
+    if (KIND == 0u) y[i] = gelu_f(a[i]);
+    else if (KIND == 1u) y[i] = a[i] * gelu_d(b[i]);
+    else if (KIND == 2u) y[i] = silu_f(a[i]);
+    else if (KIND == 3u) y[i] = a[i] * silu_d(b[i]);
+    else if (KIND == 4u) y[i] = silu_f(a[i]) * b[i];
+    else {
+        float dy = a[i], g = b[i];
+        y[i] = dy * c[i] * silu_d(g);
+        y2[i] = dy * silu_f(g);
+    }
+}

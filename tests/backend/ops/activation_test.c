@@ -1,0 +1,276 @@
+/*
+ * gelu, silu, swiglu, softmax and their backwards: the CPU against the contracts' formulas in
+ * double, Vulkan against the CPU, backwards against finite differences, large inputs, bad input.
+ *
+ * Inputs mix normals with values up to |x| = 30 (and a few of 1e4 and 1e30, where x^3 overflows):
+ * every output must stay finite.
+ * Tolerances (Vulkan vs CPU): both sides evaluate the same formulas in f32; they differ by exp
+ * (GLSL allows 3 + 2|x| ulp, and lavapipe's exp2(x log2 e) shows that growth: 2.8e-6 relative
+ * measured at x = -46; up to 177 ulp = 1.1e-5 before exp underflows at x = -87) and, for
+ * softmax, by the order of the row sums (a lane-strided tree on Vulkan, a double sum on the CPU).
+ *   forwards: rtol 2e-5 (the exp bound), atol 1e-30 (x sigmoid(x) has no cancellation);
+ *   backwards: also atol 1e-6: gelu' and silu' cross 0 (s + x s t cancels to O(1) terms with
+ *     f32 rounding 1e-7 each, times |dy| < 5; measured 6e-8);
+ *   softmax: rtol 1e-5, atol 1e-12 (y >= e^-60 here; exp args stay in [-60, 0]);
+ *   softmax_backward: atol 1e-7 for the cancellation in dy - sum(dy y).
+ * Rows of 32001 do not fit the (split) run's 4 KiB range: there Vulkan must refuse cleanly.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+static uint64_t rng = 5;
+static uint64_t max_range;  /* VKFT_MAX_BUFFER_RANGE when set (split runs), else 0 */
+
+static test_io desc_io(int nd, const int64_t *shape) {
+    test_io io = {.dtype = VKFT_F32, .ndim = nd};
+    memcpy(io.shape, shape, sizeof(int64_t) * (size_t)nd);
+    return io;
+}
+
+/* normal(0, scale); with `wide`, every 11th element is uniform in [-30, 30] and the first few
+ * are the extremes (+-30, +-1e4, +-1e30, 0). */
+static test_io input(int nd, const int64_t *shape, float scale, bool wide) {
+    test_io io = test_io_new(VKFT_F32, nd, shape);
+    float *x = io.data;
+    size_t n = test_io_numel(&io);
+    test_fill_normal(&rng, x, n, scale);
+    if (!wide) return io;
+    static const float ext[7] = {30.0f, -30.0f, 1e4f, -1e4f, 1e30f, -1e30f, 0.0f};
+    for (size_t i = 0; i < n; i++) {
+        if (i % 11 == 5) x[i] = test_rand_uniform(&rng, -30.0f, 30.0f);
+        if (i < 7 && n > 20) x[i] = ext[i];
+    }
+    return io;
+}
+
+static bool all_finite(const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(y[i])) return false;
+    return true;
+}
+
+/* Runs op on the CPU, returns output k's data (caller frees); outs of the inputs' shape. */
+static float *cpu_run(test_env *env, vkft_op op, const test_io *in, int n_in, int n_out, int k) {
+    test_io o[2] = {desc_io(in[0].ndim, in[0].shape), desc_io(in[0].ndim, in[0].shape)};
+    CHECK_OK(test_run_op(env->cpu, op, NULL, in, n_in, o, n_out, NULL), env->cpu);
+    for (int i = 0; i < n_out; i++)
+        if (i != k) test_io_free(&o[i]);
+    return o[k].data;
+}
+
+/* The contracts in double: gelu_new and silu. */
+static double gelu_ref(double x) {
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+static double silu_ref(double x) { return x / (1.0 + exp(-x)); }
+
+static void test_elementwise(test_env *env, int nd, const int64_t *shape) {
+    /* u is not wide: silu(1e30) * 1e30 overflows (correctly) */
+    test_io x = input(nd, shape, 3.0f, true), u = input(nd, shape, 3.0f, false);
+    test_io dy = input(nd, shape, 1.0f, false);
+    size_t n = test_io_numel(&x);
+    test_io out[2] = {desc_io(nd, shape), desc_io(nd, shape)};
+    /* forwards against the formulas in double; the tanh form cancels in double too where
+     * 1 + tanh(u) < 1e-16, hence the atol of 1e-12 |x| */
+    float *g = cpu_run(env, VKFT_OP_GELU, &x, 1, 1, 0);
+    float *s = cpu_run(env, VKFT_OP_SILU, &x, 1, 1, 0);
+    const float *xs = x.data;
+    for (size_t i = 0; g && s && i < n; i++) {
+        double rg = gelu_ref(xs[i]), rs = silu_ref(xs[i]);
+        double ag = 1e-12 * fabs(xs[i]);
+        if (fabs(g[i] - rg) > ag + 1e-5 * fabs(rg) || fabs(s[i] - rs) > 1e-30 + 1e-5 * fabs(rs)) {
+            fprintf(stderr, "x = %.9g: gelu %.9g (want %.9g), silu %.9g (want %.9g)\n", xs[i],
+                    g[i], rg, s[i], rs);
+            test_failures++;
+            break;
+        }
+    }
+    free(g);
+    free(s);
+    test_io in2[2] = {dy, x}, sw[2] = {x, u}, sw3[3] = {dy, x, u};
+    struct { const char *what; vkft_op op; const test_io *in; int n_in, n_out; float atol; }
+    cases[] = {
+        {"gelu", VKFT_OP_GELU, &x, 1, 1, 1e-30f},
+        {"gelu_backward", VKFT_OP_GELU_BACKWARD, in2, 2, 1, 1e-6f},
+        {"silu", VKFT_OP_SILU, &x, 1, 1, 1e-30f},
+        {"silu_backward", VKFT_OP_SILU_BACKWARD, in2, 2, 1, 1e-6f},
+        {"swiglu", VKFT_OP_SWIGLU, sw, 2, 1, 1e-30f},
+        {"swiglu_backward", VKFT_OP_SWIGLU_BACKWARD, sw3, 3, 2, 1e-6f},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int k = 0; k < cases[c].n_out; k++) {
+            float *y = cpu_run(env, cases[c].op, cases[c].in, cases[c].n_in, cases[c].n_out, k);
+            if (y && !all_finite(y, n)) {
+                fprintf(stderr, "%s: cpu output %d is not finite\n", cases[c].what, k);
+                test_failures++;
+            }
+            free(y);
+        }
+        char what[96];
+        snprintf(what, sizeof what, "%s [%zu elements]", cases[c].what, n);
+        test_vk_vs_cpu(env, what, cases[c].op, NULL, cases[c].in, cases[c].n_in, out,
+                       cases[c].n_out, cases[c].atol, 2e-5f);
+    }
+    test_io_free(&x);
+    test_io_free(&u);
+    test_io_free(&dy);
+}
+
+/* Whether one row of h floats fits the storage-buffer range (else Vulkan must refuse). */
+static bool row_fits(int64_t h) { return !max_range || (uint64_t)h * 4 + 16 <= max_range; }
+
+static void softmax_vk(test_env *env, const char *what, vkft_op op, const test_io *in, int n_in,
+                       int64_t h, float atol, float rtol) {
+    test_io out = desc_io(in[0].ndim, in[0].shape);
+    if (row_fits(h)) {
+        test_vk_vs_cpu(env, what, op, NULL, in, n_in, &out, 1, atol, rtol);
+        return;
+    }
+    if (!env->vk) return;
+    vkft_status st = test_run_op(env->vk, op, NULL, in, n_in, &out, 1, NULL);
+    CHECK(st == VKFT_ERR_LIMIT && strstr(vkft_device_error(env->vk), vkft_op_name(op)));
+    test_io_free(&out);
+}
+
+static void test_softmax(test_env *env, int nd, const int64_t *shape) {
+    test_io x = input(nd, shape, 3.0f, false), dy = input(nd, shape, 1.0f, false);
+    size_t n = test_io_numel(&x);
+    int64_t h = shape[nd - 1];
+    float *xs = x.data;
+    for (size_t i = 5; i < n; i += 11) xs[i] = test_rand_uniform(&rng, -30.0f, 30.0f);
+    float *y = cpu_run(env, VKFT_OP_SOFTMAX, &x, 1, 1, 0);
+    /* the CPU: rows sum to 1, every y in [0, 1] and finite */
+    for (size_t r = 0; y && r < n / (size_t)h; r++) {
+        double s = 0;
+        bool ok = true;
+        for (int64_t i = 0; i < h; i++) {
+            float v = y[r * (size_t)h + (size_t)i];
+            s += v;
+            ok &= v >= 0.0f && v <= 1.0f;
+        }
+        if (!ok || fabs(s - 1.0) > 1e-5) {
+            fprintf(stderr, "softmax row %zu of %lld: sum %.9g\n", r, (long long)h, s);
+            test_failures++;
+        }
+    }
+    char what[96];
+    snprintf(what, sizeof what, "softmax [%zu x %lld]", n / (size_t)h, (long long)h);
+    softmax_vk(env, what, VKFT_OP_SOFTMAX, &x, 1, h, 1e-12f, 1e-5f);
+    test_io in[2] = {dy, {.dtype = VKFT_F32, .ndim = nd, .data = y}};
+    memcpy(in[1].shape, shape, sizeof(int64_t) * (size_t)nd);
+    snprintf(what, sizeof what, "softmax_backward [%zu x %lld]", n / (size_t)h, (long long)h);
+    softmax_vk(env, what, VKFT_OP_SOFTMAX_BACKWARD, in, 2, h, 1e-7f, 1e-5f);
+    free(y);
+    test_io_free(&x);
+    test_io_free(&dy);
+}
+
+/*
+ * Backwards against central differences of L = sum(g * y) on the CPU (f32 forward, loss in
+ * double), eps 1e-2. Elementwise: truncation eps^2 |f'''| / 6 < 2e-5; rounding x +- eps at
+ * |x| = 30 changes the step by up to 1e-4 relative (y = x there), the rounding of y over 2 eps
+ * adds < 1e-5: atol 1e-4, rtol 2e-4 (a 0.1% error in silu' fails it: tried). Softmax: the f32
+ * row sum rounds differently in the two runs, moving every y of the row by up to 6e-8
+ * relative: noise <= 6e-8 sum|g y| / 2 eps ~ 3e-6, so atol 5e-6, rtol 2e-4.
+ */
+static void test_grads(test_env *env, int nd, const int64_t *shape) {
+    test_io x = input(nd, shape, 2.0f, false), u = input(nd, shape, 1.0f, false);
+    test_io g = input(nd, shape, 1.0f, false);
+    float *xs = x.data;
+    size_t n = test_io_numel(&x);
+    if (n > 4) {
+        xs[1] = 30.0f;
+        xs[2] = -30.0f;
+        xs[3] = 6.0f;
+    }
+    float *proj[2] = {g.data, NULL};
+    test_io od[2] = {desc_io(nd, shape), desc_io(nd, shape)};
+    test_io in2[2] = {g, x};
+    float *d = cpu_run(env, VKFT_OP_GELU_BACKWARD, in2, 2, 1, 0);
+    test_grad_fd(env, "gelu grad", VKFT_OP_GELU, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f, 1e-4f,
+                 2e-4f, 64);
+    free(d);
+    d = cpu_run(env, VKFT_OP_SILU_BACKWARD, in2, 2, 1, 0);
+    test_grad_fd(env, "silu grad", VKFT_OP_SILU, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f, 1e-4f,
+                 2e-4f, 64);
+    free(d);
+    test_io sw[2] = {x, u}, sw3[3] = {g, x, u};
+    for (int w = 0; w < 2; w++) {
+        d = cpu_run(env, VKFT_OP_SWIGLU_BACKWARD, sw3, 3, 2, w);
+        test_grad_fd(env, w ? "swiglu grad up" : "swiglu grad gate", VKFT_OP_SWIGLU, NULL, sw, 2,
+                     od, 1, proj, w, d, 1e-2f, 1e-4f, 2e-4f, 64);
+        free(d);
+    }
+    /* softmax: d from softmax_backward(g, y) */
+    float *y = cpu_run(env, VKFT_OP_SOFTMAX, &x, 1, 1, 0);
+    test_io sb[2] = {g, {.dtype = VKFT_F32, .ndim = nd, .data = y}};
+    memcpy(sb[1].shape, shape, sizeof(int64_t) * (size_t)nd);
+    d = cpu_run(env, VKFT_OP_SOFTMAX_BACKWARD, sb, 2, 1, 0);
+    test_grad_fd(env, "softmax grad", VKFT_OP_SOFTMAX, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f,
+                 5e-6f, 2e-4f, 64);
+    free(d);
+    free(y);
+    test_io_free(&x);
+    test_io_free(&u);
+    test_io_free(&g);
+}
+
+/* infer must refuse with status want and a message naming the op. */
+static void expect_bad(vkft_op op, const vkft_desc *a, const vkft_desc *b, const vkft_desc *c,
+                       vkft_status want) {
+    const vkft_desc *in[3] = {a, b, c};
+    vkft_desc out[2] = {{0}};
+    char msg[256] = "";
+    int n_in = c ? 3 : b ? 2 : 1, n_out = op == VKFT_OP_SWIGLU_BACKWARD ? 2 : 1;
+    vkft_status st = vkft_op_infer(op, NULL, in, n_in, out, n_out, msg, sizeof msg);
+    if (st != want || !strstr(msg, vkft_op_name(op))) {
+        fprintf(stderr, "bad input to %s: got status %d (%s), want %d\n", vkft_op_name(op),
+                (int)st, msg, (int)want);
+        test_failures++;
+    }
+}
+
+static void test_bad_input(test_env *env) {
+    vkft_desc f = {VKFT_F32, 2, {3, 4}}, i = {VKFT_I32, 2, {3, 4}}, g = {VKFT_F32, 2, {5, 4}};
+    vkft_desc h = {VKFT_F16, 2, {3, 4}};
+    expect_bad(VKFT_OP_GELU, &i, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_GELU_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
+    expect_bad(VKFT_OP_SILU, &h, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_SILU_BACKWARD, &f, &i, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_SWIGLU, &f, &h, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_SWIGLU, &f, &g, NULL, VKFT_ERR_SHAPE);
+    expect_bad(VKFT_OP_SWIGLU_BACKWARD, &f, &f, &g, VKFT_ERR_SHAPE);
+    expect_bad(VKFT_OP_SOFTMAX, &i, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_SOFTMAX_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
+    vkft_device *dev = env->vk ? env->vk : env->cpu;
+    vkft_tensor *a = NULL, *o = NULL;
+    CHECK_OK(vkft_tensor_create(dev, VKFT_F32, 2, (int64_t[]){3, 4}, &a), dev);
+    CHECK_OK(vkft_tensor_create(dev, VKFT_F32, 2, (int64_t[]){4, 3}, &o), dev);
+    CHECK(vkft_op_run(dev, VKFT_OP_SOFTMAX, NULL, &a, 1, &o, 1) == VKFT_ERR_SHAPE);
+    CHECK(strstr(vkft_device_error(dev), "softmax") != NULL);
+    vkft_tensor_destroy(a);
+    vkft_tensor_destroy(o);
+}
+
+int main(void) {
+    const char *mr = getenv("VKFT_MAX_BUFFER_RANGE");
+    max_range = mr ? strtoull(mr, NULL, 10) : 0;
+    test_env env;
+    test_env_open(&env);
+    test_elementwise(&env, 1, (int64_t[]){1});
+    test_elementwise(&env, 1, (int64_t[]){7});
+    test_elementwise(&env, 3, (int64_t[]){3, 1, 5});
+    test_elementwise(&env, 2, (int64_t[]){37, 129});   /* 19 KB: split into 5 chunks */
+    test_softmax(&env, 2, (int64_t[]){3, 1});
+    test_softmax(&env, 2, (int64_t[]){5, 7});
+    test_softmax(&env, 3, (int64_t[]){2, 1, 7});
+    test_softmax(&env, 2, (int64_t[]){4, 1000});       /* 16 KB: chunks of whole rows */
+    test_softmax(&env, 2, (int64_t[]){2, 32001});
+    test_grads(&env, 2, (int64_t[]){3, 7});
+    test_grads(&env, 2, (int64_t[]){2, 300});
+    test_bad_input(&env);
+    return test_finish(&env);
+}
