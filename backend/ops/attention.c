@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "cpu/kernels.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
@@ -76,6 +77,7 @@ const vkft_op_def vkft_op_attention_def = {
     .name = "attention", .n_in = 6, .n_out = 2, .optional_in = 7u << 3,
     .params_size = sizeof(vkft_attention_params), .out_alias = VKFT_NO_ALIAS,
     .infer = attention_infer, .cpu = vkft_cpu_attention, .vk = vkft_vk_attention,
+    .backward = vkft_grad_attention,
 };
 
 /* in: dO, q, k, v, prefix_k, prefix_v, key_mask, o, lse.

@@ -5,6 +5,7 @@
  */
 #include "cpu/kernels.h"
 #include "ops/elementwise.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
@@ -50,7 +51,7 @@ static vkft_status scale_infer(const void *params, const vkft_desc *const *in, v
 const vkft_op_def vkft_op_scale_def = {
     .name = "scale", .n_in = 1, .n_out = 1, .params_size = sizeof(vkft_scale_params),
     .out_alias = {0, -1, -1, -1, -1}, .infer = scale_infer, .cpu = vkft_cpu_scale,
-    .vk = vkft_vk_scale,
+    .vk = vkft_vk_scale, .backward = vkft_grad_scale,
 };
 
 static vkft_status binary_infer(const char *name, const vkft_desc *const *in, vkft_desc *out,
@@ -84,6 +85,7 @@ static vkft_status binary_infer(const char *name, const vkft_desc *const *in, vk
     const vkft_op_def vkft_op_##op##_def = {                                                   \
         .name = #op, .n_in = 2, .n_out = 1, .out_alias = {0, -1, -1, -1, -1},                  \
         .infer = op##_infer, .cpu = vkft_cpu_##op, .vk = vkft_vk_##op,                         \
+        .backward = vkft_grad_##op,                                                            \
     };
 BINARY_ROW(add)
 BINARY_ROW(sub)
@@ -114,5 +116,5 @@ static vkft_status sum_to_infer(const void *params, const vkft_desc *const *in, 
 const vkft_op_def vkft_op_sum_to_def = {
     .name = "sum_to", .n_in = 1, .n_out = 1, .params_size = sizeof(vkft_shape_params),
     .out_alias = VKFT_NO_ALIAS, .infer = sum_to_infer, .cpu = vkft_cpu_sum_to,
-    .vk = vkft_vk_sum_to,
+    .vk = vkft_vk_sum_to, .backward = vkft_grad_sum_to,
 };

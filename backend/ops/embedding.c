@@ -4,6 +4,7 @@
  * dy of its tokens in token order; rows no id names are 0; out-of-range ids are skipped).
  */
 #include "cpu/kernels.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
@@ -40,6 +41,7 @@ static vkft_status embedding_infer(const void *params, const vkft_desc *const *i
 const vkft_op_def vkft_op_embedding_def = {
     .name = "embedding", .n_in = 2, .n_out = 1, .out_alias = VKFT_NO_ALIAS,
     .infer = embedding_infer, .cpu = vkft_cpu_embedding, .vk = vkft_vk_embedding,
+    .backward = vkft_grad_embedding,
 };
 
 /* in: dy f32 [..., H], ids i32 [...]. */

@@ -5,6 +5,7 @@
  * per-row statistics (rstd, and mean for LAYERNORM) the backward ops take.
  */
 #include "cpu/kernels.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
@@ -41,7 +42,7 @@ static vkft_status rmsnorm_infer(const void *params, const vkft_desc *const *in,
 const vkft_op_def vkft_op_rmsnorm_def = {
     .name = "rmsnorm", .n_in = 2, .n_out = 2, .params_size = sizeof(vkft_norm_params),
     .out_alias = VKFT_NO_ALIAS, .infer = rmsnorm_infer, .cpu = vkft_cpu_rmsnorm,
-    .vk = vkft_vk_rmsnorm,
+    .vk = vkft_vk_rmsnorm, .backward = vkft_grad_rmsnorm,
 };
 
 /* in: dy, x, w, rstd. The params (the forward's) are optional: eps is not needed. */
@@ -79,6 +80,7 @@ const vkft_op_def vkft_op_layernorm_def = {
     .name = "layernorm", .n_in = 3, .n_out = 3, .optional_in = 1u << 2,
     .params_size = sizeof(vkft_norm_params), .out_alias = VKFT_NO_ALIAS,
     .infer = layernorm_infer, .cpu = vkft_cpu_layernorm, .vk = vkft_vk_layernorm,
+    .backward = vkft_grad_layernorm,
 };
 
 /* in: dy, x, w, mean, rstd. out: dx, dw, db (optional: wanted when out[2].ndim != 0). */

@@ -4,6 +4,7 @@
  * inv_freq f32 [R/2] with R <= D, and positions i32 [B, T] (optional; else pos_offset + t).
  */
 #include "cpu/kernels.h"
+#include "ops/grad_rules.h"
 #include "ops/op_def.h"
 #include "vulkan/vk_ops.h"
 
@@ -42,6 +43,7 @@ const vkft_op_def vkft_op_rope_def = {
     .name = "rope", .n_in = 3, .n_out = 1, .optional_in = 1u << 2,
     .params_size = sizeof(vkft_rope_params), .out_alias = VKFT_NO_ALIAS,
     .infer = rope_infer, .cpu = vkft_cpu_rope, .vk = vkft_vk_rope,
+    .backward = vkft_grad_rope,
 };
 
 static vkft_status rope_backward_infer(const void *params, const vkft_desc *const *in,
