@@ -81,9 +81,13 @@ vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64
 vkft_status vkft_vk_scratch(vkft_vk_rec *rec, vkft_dtype dtype, int ndim, const int64_t *shape,
                             vkft_tensor **out, vkft_err *err) {
     *out = NULL;
-    if (rec->n_scratch == VKFT_VK_MAX_SCRATCH)
-        return vkft_fail(err, VKFT_ERR_NO_MEMORY, "more than %d scratch tensors in one op",
-                         VKFT_VK_MAX_SCRATCH);
+    if (rec->n_scratch == rec->cap_scratch) {
+        int cap = rec->cap_scratch ? 2 * rec->cap_scratch : 16;
+        vkft_tensor **p = realloc(rec->scratch, (size_t)cap * sizeof *p);
+        if (!p) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "scratch: out of host memory");
+        rec->scratch = p;
+        rec->cap_scratch = cap;
+    }
     vkft_device *dev = rec->vk->dev;
     vkft_status st = vkft_tensor_create(dev, dtype, ndim, shape, out);
     if (st) return vkft_fail(err, st, "scratch tensor: %s", dev->err.msg);
@@ -163,8 +167,13 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
                                  "maxTexelBufferElements (%llu)", name, i,
                                  (unsigned long long)(range / texel),
                                  (unsigned long long)vk->max_texels);
-            if (rec->n_views == VKFT_VK_MAX_VIEWS)
-                return vkft_fail(err, VKFT_ERR_NO_MEMORY, "%s: too many buffer views", name);
+            if (rec->n_views == rec->cap_views) {
+                int cap = rec->cap_views ? 2 * rec->cap_views : 64;
+                VkBufferView *nv = realloc(rec->views, (size_t)cap * sizeof *nv);
+                if (!nv) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "%s: out of host memory", name);
+                rec->views = nv;
+                rec->cap_views = cap;
+            }
             VkBufferViewCreateInfo vi = {.sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                                          .buffer = a->t->vk->buffer,
                                          .format = a->texel_format,
@@ -212,8 +221,14 @@ vkft_status vkft_vk_rec_add_pool(vkft_vk_rec *rec, vkft_err *err) {
 void vkft_vk_rec_release(vkft_vk_rec *rec) {
     for (int i = 0; i < rec->n_views; i++) vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
     rec->n_views = 0;
+    free(rec->views);
+    rec->views = NULL;
+    rec->cap_views = 0;
     for (int i = 0; i < rec->n_scratch; i++) vkft_tensor_destroy(rec->scratch[i]);
     rec->n_scratch = 0;
+    free(rec->scratch);
+    rec->scratch = NULL;
+    rec->cap_scratch = 0;
     for (int i = 0; i < rec->n_own_pools; i++)
         vkDestroyDescriptorPool(rec->vk->device, rec->own_pools[i], NULL);
     rec->n_own_pools = 0;
@@ -225,7 +240,7 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
     const vkft_op_def *def = vkft_op_def_get(call->op);
     if (!def->vk) return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "%s: no Vulkan kernel", def->name);
     static vkft_vk_rec rec_zero;
-    vkft_vk_rec *rec = malloc(sizeof *rec);  /* big (views array): keep it off the stack */
+    vkft_vk_rec *rec = malloc(sizeof *rec);
     if (!rec) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "out of host memory");
     *rec = rec_zero;
     rec->vk = vk;

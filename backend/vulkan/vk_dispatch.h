@@ -27,8 +27,6 @@ typedef struct vkft_vk_arg {
     VkFormat texel_format;  /* VK_FORMAT_UNDEFINED = storage buffer; else uniform texel buffer */
 } vkft_vk_arg;
 
-#define VKFT_VK_MAX_VIEWS 1024
-#define VKFT_VK_MAX_SCRATCH 16
 
 #define VKFT_VK_MAX_POOLS 64
 
@@ -47,10 +45,10 @@ struct vkft_vk_rec {
     bool grow_pools;                /* make another pool when one runs out (plans) */
     bool need_barrier;
     uint64_t n_barriers;
-    VkBufferView views[VKFT_VK_MAX_VIEWS];  /* destroyed when the recording's work is done */
-    int n_views;
-    vkft_tensor *scratch[VKFT_VK_MAX_SCRATCH];  /* temporaries, freed with the recording */
-    int n_scratch;
+    VkBufferView *views;    /* destroyed when the recording's work is done */
+    int n_views, cap_views;
+    vkft_tensor **scratch;  /* temporaries, freed with the recording */
+    int n_scratch, cap_scratch;
     int n_dispatches;
 };
 
