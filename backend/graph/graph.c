@@ -208,7 +208,8 @@ vkft_status vkft_graph_assign(vkft_graph *g, vkft_value leaf, vkft_value v) {
     if (!vkft_desc_equal(&L->desc, &V->desc)) {
         char a[96], b[96];
         return vkft_fail(&g->err, VKFT_ERR_SHAPE, "graph_assign %s: %s vs %s", L->name,
-                         vkft_desc_str(&L->desc, a, sizeof a), vkft_desc_str(&V->desc, b, sizeof b));
+                         vkft_desc_str(&L->desc, a, sizeof a),
+                         vkft_desc_str(&V->desc, b, sizeof b));
     }
     /* The producing node may read the leaf only through an input its output may alias. */
     const vkft_gnode *n = &g->nodes[V->producer];

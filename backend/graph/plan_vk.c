@@ -57,7 +57,8 @@ static vkft_status record_phase(vkft_plan *p, int phase, vkft_vk_rec *rec) {
             if (n->out[j]) mine[m++] = access_of(n->out[j], true);
         bool hazard = false;
         for (int a = 0; a < m && !hazard; a++)
-            for (int b = 0; b < pending.n && !hazard; b++) hazard = conflicts(&mine[a], &pending.a[b]);
+            for (int b = 0; b < pending.n && !hazard; b++)
+                hazard = conflicts(&mine[a], &pending.a[b]);
         if (hazard) pending.n = 0;
         rec->need_barrier = hazard;
         for (int a = 0; a < m; a++)

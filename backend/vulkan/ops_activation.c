@@ -46,14 +46,6 @@ VKFT_VK_OP(silu_backward) { return act(rec, call, 3, err); }
 VKFT_VK_OP(swiglu) { return act(rec, call, 4, err); }
 VKFT_VK_OP(swiglu_backward) { return act(rec, call, 5, err); }
 
-/* Binds elements [e0, e0 + n) of f32 tensor t from the 16-byte boundary at or below e0;
- * *shift is e0's element index inside the binding. */
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, uint32_t *shift) {
-    uint64_t off = e0 * 4, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / 4);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * 4 - al};
-}
-
 /* Workgroup size for a row of h: a power of two <= h, 8..256 on GPUs; 8 (one lavapipe subgroup)
  * on CPU-shaped drivers, where each barrier is a coroutine switch (the norms measured 8 lanes
  * fastest there; softmax has the same shape: a few passes over a row and tree reductions). */
@@ -80,9 +72,9 @@ static vkft_status softmax(vkft_vk_rec *rec, const vkft_op_call *call, bool back
         uint64_t m = rows - r0 < cap ? rows - r0 : cap, e0 = r0 * (uint64_t)h;
         struct { uint32_t rows, h, xs; } pc = {(uint32_t)m, (uint32_t)h, 0};
         uint32_t unused;
-        vkft_vk_arg args[3] = {bind_elems(a, e0, m * (uint64_t)h, &pc.xs),
-                               bind_elems(b, e0, m * (uint64_t)h, &unused),
-                               bind_elems(o, e0, m * (uint64_t)h, &unused)};
+        vkft_vk_arg args[3] = {vkft_vk_bind_elems(a, e0, m * (uint64_t)h, 4, &pc.xs),
+                               vkft_vk_bind_elems(b, e0, m * (uint64_t)h, 4, &unused),
+                               vkft_vk_bind_elems(o, e0, m * (uint64_t)h, 4, &unused)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, m, &gx, &gy);
         vkft_status st = vkft_vk_dispatch(rec, "softmax", spec, 2, args, 3, &pc, sizeof pc, gx,

@@ -35,14 +35,6 @@ typedef struct {
     uint32_t spec[3];                   /* workgroup size, D, R */
 } att_shape;
 
-/* Binds elements [e0, e0 + n) of f32 tensor t from the 16-byte boundary at or below e0; *shift
- * is e0's element index inside the binding. */
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, uint32_t *shift) {
-    uint64_t off = e0 * 4, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / 4);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * 4 - al};
-}
-
 /* Reads shapes from q, k, v, prefix_k, prefix_v, key_mask at call->in[in0..] and picks the
  * variant and the batch chunk. */
 static vkft_status plan(vkft_vk_rec *rec, const vkft_op_call *call, int in0, const char *op,
@@ -91,7 +83,7 @@ static vkft_vk_arg bind_batch(const att_shape *a, const vkft_tensor *t, int kind
                    : kind == 1 ? (uint64_t)(a->S * a->nkv * a->d)
                    : kind == 2 ? (uint64_t)(a->nh * a->T)
                                : (uint64_t)a->S;
-    return bind_elems(t, b0 * per, nb * per, shift);
+    return vkft_vk_bind_elems(t, b0 * per, nb * per, 4, shift);
 }
 
 /* A small binding standing in for an absent optional input (the shader does not read it). */

@@ -14,15 +14,6 @@
  */
 #include "vulkan/vk_ops.h"
 
-/* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or
- * below e0; *shift is e0's element index inside the binding. */
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
-                              uint32_t *shift) {
-    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / es);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
-}
-
 /* Rows per chunk: a chunk's logits (and its 8-byte-per-row partials) fit the range with up to
  * 12 bytes of alignment shift. */
 static vkft_status rows_per_chunk(const vkft_vk_rec *rec, const char *op, uint64_t v,
@@ -54,7 +45,7 @@ static vkft_status sum_partials(vkft_vk_rec *rec, const vkft_tensor *part, uint6
     for (uint64_t r0 = 0; !st && r0 < n; r0 += cap) {
         uint64_t m = n - r0 < cap ? n - r0 : cap;
         struct { uint32_t n, k, shift, accumulate; } pc = {(uint32_t)m, k, 0, r0 > 0};
-        vkft_vk_arg args[3] = {bind_elems(part, r0 * k, m * k, 4, &pc.shift), {.t = o0},
+        vkft_vk_arg args[3] = {vkft_vk_bind_elems(part, r0 * k, m * k, 4, &pc.shift), {.t = o0},
                                {.t = o1}};
         st = vkft_vk_dispatch(rec, "sum_partials", NULL, 0, args, 3, &pc, sizeof pc, 1, 1, 1,
                               err);
@@ -79,11 +70,11 @@ VKFT_VK_OP(cross_entropy) {
         struct { uint32_t rows, v, xs, rs, ps, has_w; int32_t ignore; } pc = {
             (uint32_t)m, (uint32_t)v, 0, 0, 0, w != NULL, p->ignore_index};
         uint32_t unused;
-        vkft_vk_arg args[5] = {bind_elems(z, r0 * v, m * v, 4, &pc.xs),
-                               bind_elems(labels, r0, m, 4, &pc.rs),
-                               bind_elems(w ? w : labels, r0, m, 4, &unused),
-                               bind_elems(lse, r0, m, 4, &unused),
-                               bind_elems(part, r0 * 2, m * 2, 4, &pc.ps)};
+        vkft_vk_arg args[5] = {vkft_vk_bind_elems(z, r0 * v, m * v, 4, &pc.xs),
+                               vkft_vk_bind_elems(labels, r0, m, 4, &pc.rs),
+                               vkft_vk_bind_elems(w ? w : labels, r0, m, 4, &unused),
+                               vkft_vk_bind_elems(lse, r0, m, 4, &unused),
+                               vkft_vk_bind_elems(part, r0 * 2, m * 2, 4, &pc.ps)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, m, &gx, &gy);
         st = vkft_vk_dispatch(rec, "cross_entropy", spec, 1, args, 5, &pc, sizeof pc, gx, gy, 1,
@@ -107,11 +98,11 @@ VKFT_VK_OP(cross_entropy_backward) {
         struct { uint32_t rows, v, xs, rs, has_w; int32_t ignore; } pc = {
             (uint32_t)m, (uint32_t)v, 0, 0, w != NULL, p->ignore_index};
         uint32_t unused;
-        vkft_vk_arg args[6] = {bind_elems(z, r0 * v, m * v, 4, &pc.xs),
-                               bind_elems(labels, r0, m, 4, &pc.rs),
-                               bind_elems(w ? w : labels, r0, m, 4, &unused),
-                               bind_elems(lse, r0, m, 4, &unused), {.t = dloss},
-                               bind_elems(dz, r0 * v, m * v, 4, &unused)};
+        vkft_vk_arg args[6] = {vkft_vk_bind_elems(z, r0 * v, m * v, 4, &pc.xs),
+                               vkft_vk_bind_elems(labels, r0, m, 4, &pc.rs),
+                               vkft_vk_bind_elems(w ? w : labels, r0, m, 4, &unused),
+                               vkft_vk_bind_elems(lse, r0, m, 4, &unused), {.t = dloss},
+                               vkft_vk_bind_elems(dz, r0 * v, m * v, 4, &unused)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, m, &gx, &gy);
         st = vkft_vk_dispatch(rec, "cross_entropy_backward", spec, 1, args, 6, &pc, sizeof pc,

@@ -16,13 +16,6 @@
  */
 #include "vulkan/vk_ops.h"
 
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
-                              uint32_t *shift) {
-    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / es);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
-}
-
 /* Rows of `row` bytes per chunk (the shift may add up to 14 bytes). */
 static vkft_status rows_per_chunk(const vkft_vk_rec *rec, const char *op, const char *what,
                                   uint64_t row, uint64_t *rows, vkft_err *err) {
@@ -55,9 +48,9 @@ VKFT_VK_OP(embedding) {
                 uint32_t kind, zero_oob, is, os, ts;
             } pc = {(uint32_t)m, (uint32_t)h, (int32_t)v0, (int32_t)vn, (int32_t)vocab, kind,
                     v0 == 0, 0, 0, 0};
-            vkft_vk_arg args[3] = {bind_elems(ids, t0, m, 4, &pc.is),
-                                   bind_elems(tab, v0 * h, vn * h, es, &pc.ts),
-                                   bind_elems(out, t0 * h, m * h, 4, &pc.os)};
+            vkft_vk_arg args[3] = {vkft_vk_bind_elems(ids, t0, m, 4, &pc.is),
+                                   vkft_vk_bind_elems(tab, v0 * h, vn * h, es, &pc.ts),
+                                   vkft_vk_bind_elems(out, t0 * h, m * h, 4, &pc.os)};
             uint32_t gx, gy;
             vkft_vk_grid(rec, (m * h + 63) / 64, &gx, &gy);
             st = vkft_vk_dispatch(rec, "embedding", NULL, 0, args, 3, &pc, sizeof pc, gx, gy, 1,
@@ -81,7 +74,8 @@ VKFT_VK_OP(embedding_backward) {
         uint64_t m = tokens - t0 < tcap ? tokens - t0 : tcap;
         struct { uint32_t tokens; int32_t vocab; uint32_t is; } lc = {
             (uint32_t)m, (int32_t)vocab, 0};
-        vkft_vk_arg largs[2] = {bind_elems(ids, t0, m, 4, &lc.is), {.t = link, .range = m * 4}};
+        vkft_vk_arg largs[2] = {vkft_vk_bind_elems(ids, t0, m, 4, &lc.is),
+                                {.t = link, .range = m * 4}};
         uint32_t gx, gy;
         vkft_vk_grid(rec, (m + 63) / 64, &gx, &gy);
         st = vkft_vk_dispatch(rec, "embedding_backward_link", NULL, 0, largs, 2, &lc, sizeof lc,
@@ -90,10 +84,10 @@ VKFT_VK_OP(embedding_backward) {
             uint64_t vn = vocab - v0 < vcap ? vocab - v0 : vcap;
             struct { uint32_t tokens, h; int32_t v0, vn; uint32_t is, ds, ts; } pc = {
                 (uint32_t)m, (uint32_t)h, (int32_t)v0, (int32_t)vn, 0, 0, 0};
-            vkft_vk_arg args[4] = {bind_elems(ids, t0, m, 4, &pc.is),
+            vkft_vk_arg args[4] = {vkft_vk_bind_elems(ids, t0, m, 4, &pc.is),
                                    {.t = link, .range = m * 4},
-                                   bind_elems(dy, t0 * h, m * h, 4, &pc.ds),
-                                   bind_elems(dt, v0 * h, vn * h, 4, &pc.ts)};
+                                   vkft_vk_bind_elems(dy, t0 * h, m * h, 4, &pc.ds),
+                                   vkft_vk_bind_elems(dt, v0 * h, vn * h, 4, &pc.ts)};
             vkft_vk_grid(rec, (m * h + 63) / 64, &gx, &gy);
             st = vkft_vk_dispatch(rec, "embedding_backward", NULL, 0, args, 4, &pc, sizeof pc, gx,
                                   gy, 1, err);

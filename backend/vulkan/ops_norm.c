@@ -17,15 +17,6 @@
  * ~10 ms slower (60 vs 51 ms with 64-lane rows). */
 #define NORM_DW_BLOCK 64
 
-/* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or
- * below e0; *shift is e0's element index inside the binding. */
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
-                              uint32_t *shift) {
-    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / es);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
-}
-
 /* Rows of h f32 elements per chunk (the shift may add up to 12 bytes). */
 static vkft_status rows_per_chunk(const vkft_vk_rec *rec, const char *op, int64_t h,
                                   uint64_t *rows, vkft_err *err) {
@@ -64,9 +55,10 @@ static vkft_status norm_forward(vkft_vk_rec *rec, const vkft_op_call *call, bool
             (uint32_t)m, (uint32_t)h, p->eps, layer, b != NULL, 0, 0};
         uint32_t unused;
         vkft_vk_arg args[6] = {
-            bind_elems(x, r0 * (uint64_t)h, m * (uint64_t)h, 4, &pc.xs), {.t = w},
-            {.t = b ? b : w}, bind_elems(y, r0 * (uint64_t)h, m * (uint64_t)h, 4, &unused),
-            bind_elems(mean, r0, m, 4, &pc.rs), bind_elems(rstd, r0, m, 4, &unused)};
+            vkft_vk_bind_elems(x, r0 * (uint64_t)h, m * (uint64_t)h, 4, &pc.xs), {.t = w},
+            {.t = b ? b : w}, vkft_vk_bind_elems(y, r0 * (uint64_t)h, m * (uint64_t)h, 4, &unused),
+            vkft_vk_bind_elems(mean, r0, m, 4, &pc.rs),
+            vkft_vk_bind_elems(rstd, r0, m, 4, &unused)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, m, &gx, &gy);
         st = vkft_vk_dispatch(rec, "norm", spec, 1, args, 6, &pc, sizeof pc, gx, gy, 1, err);
@@ -88,9 +80,10 @@ static vkft_status norm_dw(vkft_vk_rec *rec, const vkft_op_call *call, bool laye
     uint32_t nb = (uint32_t)((m + NORM_DW_BLOCK - 1) / NORM_DW_BLOCK), unused;
     struct { uint32_t rows, h, block, nb, layer, has_b, xs, rs; } pc = {
         (uint32_t)m, (uint32_t)h, NORM_DW_BLOCK, nb, layer, db != NULL, 0, 0};
-    vkft_vk_arg args[6] = {bind_elems(dy, r0 * h, m * h, 4, &pc.xs),
-                           bind_elems(x, r0 * h, m * h, 4, &unused),
-                           bind_elems(mean, r0, m, 4, &pc.rs), bind_elems(rstd, r0, m, 4, &unused),
+    vkft_vk_arg args[6] = {vkft_vk_bind_elems(dy, r0 * h, m * h, 4, &pc.xs),
+                           vkft_vk_bind_elems(x, r0 * h, m * h, 4, &unused),
+                           vkft_vk_bind_elems(mean, r0, m, 4, &pc.rs),
+                           vkft_vk_bind_elems(rstd, r0, m, 4, &unused),
                            {.t = pw, .range = nb * h * 4}, {.t = pb, .range = nb * h * 4}};
     uint32_t gx, gy;
     vkft_vk_grid(rec, (h * nb + 63) / 64, &gx, &gy);
@@ -128,10 +121,11 @@ static vkft_status norm_backward(vkft_vk_rec *rec, const vkft_op_call *call, boo
         uint64_t m = rows - r0 < cap ? rows - r0 : cap, e0 = r0 * (uint64_t)h, n = m * (uint64_t)h;
         struct { uint32_t rows, h, layer, xs, rs; } pc = {(uint32_t)m, (uint32_t)h, layer, 0, 0};
         uint32_t unused;
-        vkft_vk_arg args[6] = {bind_elems(dy, e0, n, 4, &pc.xs), bind_elems(x, e0, n, 4, &unused),
-                               {.t = w}, bind_elems(mean, r0, m, 4, &pc.rs),
-                               bind_elems(rstd, r0, m, 4, &unused),
-                               bind_elems(dx, e0, n, 4, &unused)};
+        vkft_vk_arg args[6] = {vkft_vk_bind_elems(dy, e0, n, 4, &pc.xs),
+                               vkft_vk_bind_elems(x, e0, n, 4, &unused),
+                               {.t = w}, vkft_vk_bind_elems(mean, r0, m, 4, &pc.rs),
+                               vkft_vk_bind_elems(rstd, r0, m, 4, &unused),
+                               vkft_vk_bind_elems(dx, e0, n, 4, &unused)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, m, &gx, &gy);
         st = vkft_vk_dispatch(rec, "norm_backward", spec, 1, args, 6, &pc, sizeof pc, gx, gy, 1,

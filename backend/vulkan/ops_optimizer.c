@@ -16,14 +16,6 @@
  * no barriers to speak of), 256 lanes x 16 on GPUs. */
 #define SUMSQ_BLOCK 4096u
 
-/* Binds elements [e0, e0 + n) of t from the 16-byte boundary at or below e0; *shift is e0's
- * element index inside the binding. */
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, uint32_t *shift) {
-    uint64_t off = e0 * 4, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / 4);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * 4 - al};
-}
-
 /* Adds part[0, n) in order into o[0], chunk by chunk when the partials exceed the range
  * (ops_cross_entropy.c has the two-column twin). */
 static vkft_status sum_partials(vkft_vk_rec *rec, const vkft_tensor *part, uint64_t n,
@@ -33,7 +25,7 @@ static vkft_status sum_partials(vkft_vk_rec *rec, const vkft_tensor *part, uint6
     for (uint64_t r0 = 0; !st && r0 < n; r0 += cap) {
         uint64_t m = n - r0 < cap ? n - r0 : cap;
         struct { uint32_t n, k, shift, accumulate; } pc = {(uint32_t)m, 1, 0, r0 > 0};
-        vkft_vk_arg args[3] = {bind_elems(part, r0, m, &pc.shift), {.t = o}, {.t = o}};
+        vkft_vk_arg args[3] = {vkft_vk_bind_elems(part, r0, m, 4, &pc.shift), {.t = o}, {.t = o}};
         st = vkft_vk_dispatch(rec, "sum_partials", NULL, 0, args, 3, &pc, sizeof pc, 1, 1, 1,
                               err);
     }
@@ -57,7 +49,7 @@ VKFT_VK_OP(sum_squares) {
         uint64_t m = n - e0 < chunk ? n - e0 : chunk, nb = (m + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
         struct { uint32_t n, p0; } pc = {(uint32_t)m, 0};
         vkft_vk_arg args[2] = {{.t = x, .offset = e0 * 4, .range = m * 4},
-                               bind_elems(part, p0, nb, &pc.p0)};
+                               vkft_vk_bind_elems(part, p0, nb, 4, &pc.p0)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, nb, &gx, &gy);
         st = vkft_vk_dispatch(rec, "sum_squares", spec, 2, args, 2, &pc, sizeof pc, gx, gy, 1,

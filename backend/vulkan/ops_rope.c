@@ -7,13 +7,6 @@
  */
 #include "vulkan/vk_ops.h"
 
-static vkft_vk_arg bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
-                              uint32_t *shift) {
-    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
-    *shift = (uint32_t)((off - al) / es);
-    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
-}
-
 static vkft_status rope(vkft_vk_rec *rec, const vkft_op_call *call, float sign, vkft_err *err) {
     const char *op = sign > 0 ? "rope" : "rope_backward";
     const vkft_tensor *x = call->in[0], *f = call->in[1], *pos = call->in[2], *y = call->out[0];
@@ -38,9 +31,10 @@ static vkft_status rope(vkft_vk_rec *rec, const vkft_op_call *call, float sign, 
                 (uint32_t)t0, (int32_t)p->pos_offset, p->attention_scaling, sign, pos != NULL,
                 0, 0};
         uint32_t unused;
-        vkft_vk_arg args[4] = {bind_elems(x, t0 * row, m * row, 4, &pc.xs), {.t = f},
-                               pos ? bind_elems(pos, t0, m, 4, &pc.ps) : (vkft_vk_arg){.t = f},
-                               bind_elems(y, t0 * row, m * row, 4, &unused)};
+        vkft_vk_arg args[4] = {vkft_vk_bind_elems(x, t0 * row, m * row, 4, &pc.xs), {.t = f},
+                               pos ? vkft_vk_bind_elems(pos, t0, m, 4, &pc.ps)
+                                   : (vkft_vk_arg){.t = f},
+                               vkft_vk_bind_elems(y, t0 * row, m * row, 4, &unused)};
         uint32_t gx, gy;
         vkft_vk_grid(rec, (m * width + 63) / 64, &gx, &gy);
         st = vkft_vk_dispatch(rec, "rope", NULL, 0, args, 4, &pc, sizeof pc, gx, gy, 1, err);

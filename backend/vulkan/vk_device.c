@@ -178,7 +178,8 @@ vkft_status vkft_vk_device_open(vkft_context *ctx, int info_index, vkft_device *
     vkGetPhysicalDeviceQueueFamilyProperties(vk->pd, &nq, qp);
     int family = -1;
     for (uint32_t i = 0; i < nq && family < 0; i++)  /* prefer a compute-only queue */
-        if ((qp[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(qp[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
+        if ((qp[i].queueFlags & VK_QUEUE_COMPUTE_BIT) &&
+            !(qp[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
             family = (int)i;
     for (uint32_t i = 0; i < nq && family < 0; i++)
         if (qp[i].queueFlags & VK_QUEUE_COMPUTE_BIT) family = (int)i;
@@ -195,8 +196,8 @@ vkft_status vkft_vk_device_open(vkft_context *ctx, int info_index, vkft_device *
                               VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
     if (s < 0)
         s = find_mem_type(&vk->mem_props,
-                          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                          0);
+                          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                              VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0);
     if (t < 0 || s < 0)
         return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "%s lacks a usable memory type",
                          dev->info.name);

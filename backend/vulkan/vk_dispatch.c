@@ -18,6 +18,13 @@ uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size) {
     return n ? n : align;
 }
 
+vkft_vk_arg vkft_vk_bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
+                               uint32_t *shift) {
+    uint64_t off = e0 * es, al = off & ~(uint64_t)15;
+    *shift = (uint32_t)((off - al) / es);
+    return (vkft_vk_arg){.t = t, .offset = al, .range = off + n * es - al};
+}
+
 void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy) {
     uint64_t max_x = rec->vk->limits.maxComputeWorkGroupCount[0];
     if (max_x > 65535) max_x = 65535;  /* keep the folded grid identical across devices */
@@ -219,7 +226,8 @@ vkft_status vkft_vk_rec_add_pool(vkft_vk_rec *rec, vkft_err *err) {
 }
 
 void vkft_vk_rec_release(vkft_vk_rec *rec) {
-    for (int i = 0; i < rec->n_views; i++) vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
+    for (int i = 0; i < rec->n_views; i++)
+        vkDestroyBufferView(rec->vk->device, rec->views[i], NULL);
     rec->n_views = 0;
     free(rec->views);
     rec->views = NULL;

@@ -68,6 +68,12 @@ uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec);
  * storage-buffer range and every chunk starts 16-byte aligned. */
 uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size);
 
+/* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or below
+ * e0, for split dispatches; *shift is e0's element index inside the binding (the shader adds it
+ * to its local indices). */
+vkft_vk_arg vkft_vk_bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
+                               uint32_t *shift);
+
 /* Folds n workgroups into a grid within the device's limits. */
 void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy);
 
