@@ -32,7 +32,33 @@ run_suite() {  # $1: build dir, rest: meson setup options
   count_results "$dir"
 }
 
+# The examples against the installed library, as a user's program builds them: install build-ci
+# into a staging directory, compile examples/mlp_train.c with the installed vkft.pc (pkg-config
+# with the staging directory as sysroot) and run it on the CPU and on Vulkan; each run is a test.
+run_examples() {
+  local stage="$PWD/build-ci/stage" bin="$PWD/build-ci/mlp_train" pcdir flags dev
+  rm -rf "$stage"
+  if ! meson install -C build-ci --no-rebuild --destdir "$stage" >/dev/null; then
+    echo "examples: meson install failed"; failed=$((failed + 1)); return
+  fi
+  pcdir=$(dirname "$(find "$stage" -name vkft.pc | head -n 1)")
+  if ! flags=$(PKG_CONFIG_PATH="$pcdir" PKG_CONFIG_SYSROOT_DIR="$stage" \
+               pkg-config --cflags --libs vkft) ||
+     ! cc -std=c11 -Wall -Wextra -Werror examples/mlp_train.c -o "$bin" $flags -lm; then
+    echo "examples: building mlp_train against the installed vkft failed"
+    failed=$((failed + 1)); return
+  fi
+  for dev in cpu vulkan; do
+    if LD_LIBRARY_PATH="$(dirname "$pcdir")" "$bin" "$dev"; then
+      echo "example mlp_train ($dev): OK"; passed=$((passed + 1))
+    else
+      echo "example mlp_train ($dev): FAIL"; failed=$((failed + 1))
+    fi
+  done
+}
+
 run_suite build-ci --buildtype=debugoptimized
+[ -f build-ci/build.ninja ] && run_examples
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "$passed passed, $failed failed"

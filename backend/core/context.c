@@ -124,6 +124,13 @@ void vkft_context_destroy(vkft_context *ctx) {
 
 const char *vkft_context_error(const vkft_context *ctx) { return ctx ? ctx->err.msg : ""; }
 
+#define VKFT_STR2(x) #x
+#define VKFT_STR(x) VKFT_STR2(x)
+const char *vkft_version(void) {
+    return VKFT_STR(VKFT_VERSION_MAJOR) "." VKFT_STR(VKFT_VERSION_MINOR) "."
+        VKFT_STR(VKFT_VERSION_PATCH);
+}
+
 const char *vkft_context_vulkan_notice(const vkft_context *ctx) {
     return ctx && ctx->vulkan_notice[0] ? ctx->vulkan_notice : NULL;
 }

@@ -36,5 +36,7 @@ VKFT_CPU_KERNEL(sum_squares); VKFT_CPU_KERNEL(adamw);
 VKFT_CPU_KERNEL(nf4_quantize); VKFT_CPU_KERNEL(nf4_dequantize); VKFT_CPU_KERNEL(matmul_nf4);
 /* clip.c */
 VKFT_CPU_KERNEL(grad_clip);
+/* dropout.c */
+VKFT_CPU_KERNEL(dropout);
 
 #endif

@@ -12,6 +12,7 @@ vkft_status vkft_graph_create(vkft_graph **out) {
     *out = calloc(1, sizeof **out);
     if (!*out) return VKFT_ERR_NO_MEMORY;
     (*out)->n_phases = 1;
+    (*out)->bwd_begin = (*out)->bwd_end = -1;
     return VKFT_OK;
 }
 
@@ -136,7 +137,8 @@ vkft_status vkft_graph_op(vkft_graph *g, vkft_op op, const void *params, const v
     if (st) return vkft_fail(&g->err, st, "%s", msg);
     if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
         return vkft_fail(&g->err, VKFT_ERR_NO_MEMORY, "graph: out of memory");
-    vkft_gnode node = {.op = op, .phase = g->phase, .n_in = n_in, .n_out = n_out};
+    vkft_gnode node = {.op = op, .phase = g->phase, .origin = g->n_nodes, .n_in = n_in,
+                       .n_out = n_out};
     for (int i = 0; i < n_in; i++) node.in[i] = in[i];
     if (def->params_size) memcpy(node.params, params, def->params_size);
     for (int i = 0; i < n_out; i++) {
@@ -183,7 +185,8 @@ vkft_value vkft_graph_fill(vkft_graph *g, vkft_dtype dtype, int ndim, const int6
     }
     vkft_value v = vkft_graph_add_value(g, &d, VKFT_ROLE_ACTIVATION, NULL);
     if (v == VKFT_NONE) return VKFT_NONE;
-    vkft_gnode node = {.op = VKFT_OP_FILL, .phase = g->phase, .n_in = 0, .n_out = 1};
+    vkft_gnode node = {.op = VKFT_OP_FILL, .phase = g->phase, .origin = g->n_nodes, .n_in = 0,
+                       .n_out = 1};
     vkft_fill_params fp = {.value = value};
     memcpy(node.params, &fp, sizeof fp);
     node.out[0] = v;
@@ -240,6 +243,18 @@ vkft_status vkft_graph_keep(vkft_graph *g, vkft_value v, const char *name) {
         V->name = copy;
         V->kept = true;
     }
+    return VKFT_OK;
+}
+
+vkft_status vkft_graph_checkpoint(vkft_graph *g, vkft_value v) {
+    if (!g) return VKFT_ERR_INVALID_ARG;
+    if (!valid(g, v))
+        return vkft_fail(&g->err, VKFT_ERR_INVALID_ARG, "graph_checkpoint: not a value of this "
+                         "graph");
+    vkft_gvalue *V = &g->values[v];
+    if (V->producer < 0 || V->checkpoint) return VKFT_OK;  /* leaves are always kept */
+    V->checkpoint = true;
+    g->n_checkpoints++;
     return VKFT_OK;
 }
 

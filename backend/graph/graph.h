@@ -19,6 +19,8 @@ typedef struct vkft_gvalue {
     int producer;               /* node index; -1 for leaves */
     int phase;                  /* phase of the producer (leaves: -1) */
     bool kept;                  /* readable after a run */
+    bool checkpoint;            /* saved across the backward when recomputing (gradient
+                                   checkpointing); ends a recompute segment */
     vkft_value store;           /* leaf whose storage this value is written into, or NONE */
     vkft_value grad;            /* trainables: the accumulated-gradient state, or NONE */
 } vkft_gvalue;
@@ -26,6 +28,8 @@ typedef struct vkft_gvalue {
 typedef struct vkft_gnode {
     vkft_op op;
     int phase;
+    int origin;                 /* its index in the graph as built (copies keep the original's) */
+    bool recomputed;            /* a forward node emitted again by recompute.c */
     int n_in, n_out;
     vkft_value in[VKFT_OP_MAX_IN];
     vkft_value out[VKFT_OP_MAX_OUT];
@@ -39,6 +43,10 @@ struct vkft_graph {
     int n_nodes, cap_nodes;
     int phase;                  /* current phase */
     int n_phases;
+    int n_backward;             /* vkft_graph_backward calls so far */
+    int bwd_begin, bwd_end;     /* nodes [bwd_begin, bwd_end) are the last backward's */
+    int bwd_phase;              /* its phase */
+    int n_checkpoints;
     vkft_err err;
 };
 
@@ -47,5 +55,14 @@ vkft_value vkft_graph_add_value(vkft_graph *g, const vkft_desc *desc, vkft_role 
                                 const char *name);
 /* Looks a value up by name; VKFT_NONE if absent. */
 vkft_value vkft_graph_find(const vkft_graph *g, const char *name);
+
+/*
+ * Gradient checkpointing (graph/recompute.c): a copy of g in which the backward reads no
+ * forward activation other than the checkpoints (and values that cannot be recomputed); the
+ * forward nodes of each segment between checkpoints are emitted again just before the first
+ * backward node that needs them. *out is NULL when there is nothing to rewrite (no backward or
+ * no checkpoint): use g. Fails only for lack of memory.
+ */
+vkft_status vkft_graph_recompute(const vkft_graph *g, vkft_graph **out, vkft_err *err);
 
 #endif

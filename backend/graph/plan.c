@@ -64,6 +64,7 @@ void vkft_plan_destroy(vkft_plan *p) {
     free(p->owned);
     free(p->names);
     free(p->nodes);
+    free(p->node_ns);
     free(p);
 }
 
@@ -118,6 +119,10 @@ static vkft_status zero_state(vkft_plan *p, const vkft_graph *g) {
     return VKFT_OK;
 }
 
+static vkft_status compile_graph(vkft_device *dev, const vkft_graph *g,
+                                 const vkft_compile_options *opts, vkft_memory_report *report,
+                                 vkft_plan **out);
+
 vkft_status vkft_compile(vkft_device *dev, const vkft_graph *g, const vkft_compile_options *opts,
                          vkft_memory_report *report, vkft_plan **out) {
     if (!out) return VKFT_ERR_INVALID_ARG;
@@ -125,6 +130,21 @@ vkft_status vkft_compile(vkft_device *dev, const vkft_graph *g, const vkft_compi
     if (!dev || !g) return VKFT_ERR_INVALID_ARG;
     vkft_compile_options o = {0};
     if (opts) o = *opts;
+    vkft_graph *rg = NULL;  /* the graph with recomputation, when asked and possible */
+    if (o.recompute) {
+        vkft_status st = vkft_graph_recompute(g, &rg, &dev->err);
+        if (st) return st;
+        if (rg) g = rg;
+    }
+    vkft_status st = compile_graph(dev, g, &o, report, out);
+    vkft_graph_destroy(rg);
+    return st;
+}
+
+static vkft_status compile_graph(vkft_device *dev, const vkft_graph *g,
+                                 const vkft_compile_options *opts, vkft_memory_report *report,
+                                 vkft_plan **out) {
+    vkft_compile_options o = *opts;
     vkft_layout l;
     vkft_status st = vkft_layout_plan(g, &l, &dev->err);
     if (st) return st;
@@ -149,7 +169,9 @@ vkft_status vkft_compile(vkft_device *dev, const vkft_graph *g, const vkft_compi
     p->owned = calloc((size_t)g->n_values + 1, sizeof *p->owned);
     p->names = calloc((size_t)g->n_values + 1, sizeof *p->names);
     p->nodes = calloc((size_t)g->n_nodes + 1, sizeof *p->nodes);
-    if (!p->tensors || !p->owned || !p->names || !p->nodes)
+    p->profile = o.profile;
+    if (o.profile) p->node_ns = calloc((size_t)g->n_nodes + 1, sizeof *p->node_ns);
+    if (!p->tensors || !p->owned || !p->names || !p->nodes || (o.profile && !p->node_ns))
         st = vkft_fail(&p->err, VKFT_ERR_NO_MEMORY, "compile: out of memory");
     if (!st) st = make_tensors(p, g, &l);
     for (int i = 0; i < g->n_nodes && !st; i++) {
@@ -157,6 +179,8 @@ vkft_status vkft_compile(vkft_device *dev, const vkft_graph *g, const vkft_compi
         vkft_plan_node *pn = &p->nodes[i];
         pn->op = n->op;
         pn->phase = n->phase;
+        pn->origin = n->origin;
+        pn->recomputed = n->recomputed;
         memcpy(pn->params, n->params, sizeof pn->params);
         for (int j = 0; j < n->n_in; j++)
             pn->in[j] = n->in[j] == VKFT_NONE ? NULL : p->tensors[n->in[j]];
@@ -215,9 +239,40 @@ vkft_status vkft_plan_run(vkft_plan *p, int phase) {
         return vkft_fail(&p->err, VKFT_ERR_INVALID_ARG, "plan: no phase %d (it has %d)", phase,
                          p->n_phases);
     double t0 = now_ms();
+    p->profiled[phase] = false;
     vkft_status st = p->dev->vk ? vkft_plan_vk_run(p, phase) : vkft_plan_cpu_run(p, phase);
     p->stats.last_run_ms = now_ms() - t0;
+    p->profiled[phase] = !st && p->profile;
     return st;
+}
+
+int vkft_plan_profile(vkft_plan *p, int phase, vkft_profile_entry *entries, int n) {
+    if (!p) return -1;
+    if (phase < 0 || phase >= p->n_phases || n < 0 || (n && !entries)) {
+        vkft_fail(&p->err, VKFT_ERR_INVALID_ARG, "plan_profile: bad phase %d or entries", phase);
+        return -1;
+    }
+    if (!p->profile) {
+        vkft_fail(&p->err, VKFT_ERR_INVALID_ARG,
+                  "plan_profile: the plan was not compiled with profile");
+        return -1;
+    }
+    if (!p->profiled[phase]) {
+        vkft_fail(&p->err, VKFT_ERR_INVALID_ARG, "plan_profile: phase %d has not run", phase);
+        return -1;
+    }
+    if (p->dev->vk) return vkft_plan_vk_profile(p, phase, entries, n);
+    int count = 0;
+    for (int i = 0; i < p->n_nodes; i++) {
+        const vkft_plan_node *pn = &p->nodes[i];
+        if (pn->phase != phase) continue;
+        if (count < n)
+            entries[count] = (vkft_profile_entry){.op = vkft_op_name(pn->op), .node = pn->origin,
+                                                  .recomputed = pn->recomputed,
+                                                  .ns = p->node_ns[i]};
+        count++;
+    }
+    return count;
 }
 
 uint64_t vkft_plan_device_bytes(const vkft_plan *p) {

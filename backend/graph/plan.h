@@ -37,6 +37,8 @@ void vkft_layout_free(vkft_layout *l);
 typedef struct vkft_plan_node {
     vkft_op op;
     int phase;
+    int origin;              /* the graph node it came from (profiles report it) */
+    bool recomputed;         /* emitted again by gradient checkpointing */
     _Alignas(8) unsigned char params[VKFT_PARAMS_MAX];
     vkft_tensor *in[VKFT_OP_MAX_IN];
     vkft_tensor *out[VKFT_OP_MAX_OUT];
@@ -58,6 +60,9 @@ struct vkft_plan {
     int n_phases;
     vkft_memory_report report;
     vkft_plan_stats stats;
+    bool profile;            /* compiled with profile */
+    bool profiled[VKFT_MAX_PHASES]; /* the phase ran since compile (its times are valid) */
+    uint64_t *node_ns;       /* CPU with profile: per node, wall time of its last run */
     vkft_plan_vk *vk;        /* Vulkan: recorded phases */
 };
 
@@ -66,6 +71,8 @@ vkft_status vkft_plan_cpu_run(vkft_plan *p, int phase);
 vkft_status vkft_plan_vk_record(vkft_plan *p, bool profile);
 vkft_status vkft_plan_vk_run(vkft_plan *p, int phase);
 void vkft_plan_vk_destroy(vkft_plan *p);
+/* vkft_plan_profile on Vulkan (the phase has run with profile). */
+int vkft_plan_vk_profile(vkft_plan *p, int phase, vkft_profile_entry *e, int n);
 /* Adds the device's counters (pipelines, descriptor sets, submits) to s. */
 void vkft_plan_vk_stats(const vkft_plan *p, vkft_plan_stats *s);
 

@@ -3,7 +3,8 @@
  * node's dispatches, with descriptor sets written once. A barrier goes between two nodes only
  * when the later one touches memory the earlier ones (since the last barrier) wrote, or writes
  * memory they read (the arena reuses memory, so write-after-read matters too). Running a phase
- * is one vkQueueSubmit and a fence wait.
+ * is one vkQueueSubmit and a fence wait. With profile, every dispatch is bracketed by two
+ * timestamps (vk_dispatch.c); after a run they are read back into per-dispatch times.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@ struct vkft_plan_vk {
     VkCommandPool pool;
     VkCommandBuffer cmd[VKFT_MAX_PHASES];
     vkft_vk_rec *rec[VKFT_MAX_PHASES];
+    uint64_t *ns[VKFT_MAX_PHASES];     /* profile: per dispatch of the last run */
+    bool no_timestamps;                /* profile asked, but the device has none */
 };
 
 static access access_of(const vkft_tensor *t, bool write) {
@@ -64,6 +67,7 @@ static vkft_status record_phase(vkft_plan *p, int phase, vkft_vk_rec *rec) {
         for (int a = 0; a < m; a++)
             if (!set_add(&pending, mine[a])) st = vkft_fail(&p->err, VKFT_ERR_NO_MEMORY, "oom");
         const vkft_op_def *def = vkft_op_def_get(n->op);
+        rec->profile_node = i;
         if (!st) st = def->vk(rec, &n->call, &p->err);
     }
     /* leave every write visible to the transfers and phases that follow */
@@ -74,10 +78,10 @@ static vkft_status record_phase(vkft_plan *p, int phase, vkft_vk_rec *rec) {
 }
 
 vkft_status vkft_plan_vk_record(vkft_plan *p, bool profile) {
-    (void)profile;
     vkft_vk_device *vk = p->dev->vk;
     p->vk = calloc(1, sizeof *p->vk);
     if (!p->vk) return vkft_fail(&p->err, VKFT_ERR_NO_MEMORY, "out of memory");
+    p->vk->no_timestamps = profile && !vk->timestamps;
     VkCommandPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                   .queueFamilyIndex = vk->queue_family};
     VKFT_VK_TRY(&p->err, vkCreateCommandPool(vk->device, &pi, NULL, &p->vk->pool));
@@ -93,6 +97,7 @@ vkft_status vkft_plan_vk_record(vkft_plan *p, bool profile) {
         rec->vk = vk;
         rec->cmd = p->vk->cmd[ph];
         rec->grow_pools = true;
+        rec->profile = profile && vk->timestamps;
         vkft_status st = vkft_vk_rec_add_pool(rec, &p->err);
         if (st) return st;
         VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -102,10 +107,35 @@ vkft_status vkft_plan_vk_record(vkft_plan *p, bool profile) {
         if (st) return st;
         VKFT_VK_TRY(&p->err, r);
         p->stats.dispatches[ph] = (uint64_t)rec->n_dispatches;
+        if (rec->profile &&
+            !(p->vk->ns[ph] = calloc((size_t)rec->n_profiled + 1, sizeof *p->vk->ns[ph])))
+            return vkft_fail(&p->err, VKFT_ERR_NO_MEMORY, "out of memory");
         p->stats.barriers[ph] = rec->n_barriers;
         for (int s = 0; s < rec->n_scratch; s++) p->report.workspace += rec->scratch[s]->bytes;
     }
     p->report.total += p->report.workspace;
+    return VKFT_OK;
+}
+
+/* The last run's timestamps -> per-dispatch nanoseconds (pairs of queries, pool by pool). */
+static vkft_status read_times(vkft_plan *p, int phase) {
+    const vkft_vk_rec *rec = p->vk->rec[phase];
+    const vkft_vk_device *vk = p->dev->vk;
+    uint64_t ts[VKFT_VK_QUERIES_PER_POOL];
+    uint32_t total = (uint32_t)rec->n_profiled * 2;
+    for (int k = 0; k < rec->n_query_pools; k++) {
+        uint32_t first = (uint32_t)k * VKFT_VK_QUERIES_PER_POOL;
+        uint32_t count = total - first < VKFT_VK_QUERIES_PER_POOL ? total - first
+                                                                  : VKFT_VK_QUERIES_PER_POOL;
+        VKFT_VK_TRY(&p->err, vkGetQueryPoolResults(vk->device, rec->query_pools[k], 0, count,
+                                                   sizeof ts, ts, sizeof ts[0],
+                                                   VK_QUERY_RESULT_64_BIT |
+                                                       VK_QUERY_RESULT_WAIT_BIT));
+        for (uint32_t q = 0; q + 1 < count; q += 2) {
+            uint64_t d = (ts[q + 1] - ts[q]) & vk->timestamp_mask;
+            p->vk->ns[phase][(first + q) / 2] = (uint64_t)((double)d * vk->timestamp_period_ns);
+        }
+    }
     return VKFT_OK;
 }
 
@@ -118,7 +148,22 @@ vkft_status vkft_plan_vk_run(vkft_plan *p, int phase) {
     VKFT_VK_TRY(&p->err, vkQueueSubmit(vk->queue, 1, &si, vk->fence));
     vk->n_submits++;
     VKFT_VK_TRY(&p->err, vkWaitForFences(vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX));
-    return VKFT_OK;
+    return p->vk->rec[phase]->profile ? read_times(p, phase) : VKFT_OK;
+}
+
+int vkft_plan_vk_profile(vkft_plan *p, int phase, vkft_profile_entry *e, int n) {
+    if (p->vk->no_timestamps) {
+        vkft_fail(&p->err, VKFT_ERR_UNSUPPORTED, "plan_profile: %s has no timestamps",
+                  p->dev->info.name);
+        return -1;
+    }
+    const vkft_vk_rec *rec = p->vk->rec[phase];
+    for (int k = 0; k < rec->n_profiled && k < n; k++) {
+        const vkft_plan_node *pn = &p->nodes[rec->profiled[k]];
+        e[k] = (vkft_profile_entry){.op = vkft_op_name(pn->op), .node = pn->origin,
+                                    .recomputed = pn->recomputed, .ns = p->vk->ns[phase][k]};
+    }
+    return rec->n_profiled;
 }
 
 void vkft_plan_vk_destroy(vkft_plan *p) {
@@ -126,6 +171,7 @@ void vkft_plan_vk_destroy(vkft_plan *p) {
     vkft_vk_device *vk = p->dev->vk;
     vkDeviceWaitIdle(vk->device);
     for (int ph = 0; ph < VKFT_MAX_PHASES; ph++) {
+        free(p->vk->ns[ph]);
         if (!p->vk->rec[ph]) continue;
         vkft_vk_rec_release(p->vk->rec[ph]);
         free(p->vk->rec[ph]);

@@ -294,3 +294,9 @@ VKFT_GRAD_RULE(matmul_nf4) {
     din[0] = vkft_graph_op1(g, VKFT_OP_MATMUL_NF4, &q, in, 6);
     return VKFT_OK;
 }
+
+VKFT_GRAD_RULE(dropout) {
+    /* y = x * mask * s is linear in x: dx = dropout(dy) with the same seed input and params */
+    if (need[0]) din[0] = op1(g, VKFT_OP_DROPOUT, n->params, dout[0], V(1), -1);
+    return VKFT_OK;
+}

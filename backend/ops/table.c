@@ -44,6 +44,7 @@ static const vkft_op_def *const op_table[] = {
     [VKFT_OP_NF4_DEQUANTIZE] = &vkft_op_nf4_dequantize_def,
     [VKFT_OP_MATMUL_NF4] = &vkft_op_matmul_nf4_def,
     [VKFT_OP_GRAD_CLIP] = &vkft_op_grad_clip_def,
+    [VKFT_OP_DROPOUT] = &vkft_op_dropout_def,
 };
 
 static_assert(sizeof op_table / sizeof op_table[0] == VKFT_OP_COUNT,

@@ -23,8 +23,9 @@ enum { DB, DM, DN, DK, ND };                /* chunked dims: batch, m, n, k */
 enum { CPU_ROWS = 16, CPU_WG = 16 };
 enum { GPU_BM = 64, GPU_BN = 64, GPU_BK = 16, GPU_TM = 4, GPU_TN = 4 };
 
-static bool force_plain;
-void vkft_vk_matmul_force_plain(bool on) { force_plain = on; }
+void vkft_vk_matmul_force_plain(vkft_device *dev, bool on) {
+    if (dev && dev->vk) dev->vk->force_plain = on;
+}
 
 /* Bindings whose byte ranges must fit: the stored operands (read by the GPU kernel or by the
  * pack, or bound as texels when not packed), C, and the packed scratch blocks. */
@@ -150,7 +151,7 @@ static vkft_status make_plan(vkft_vk_rec *rec, const vkft_op_call *call, plan *p
     const VkPhysicalDeviceLimits *lim = &rec->vk->limits;
     bool texel_ok = lim->minTexelBufferOffsetAlignment <= 16;  /* else every operand is packed */
     uint32_t sg = vkft_vk_subgroup_size(rec);
-    p->shuffle = !force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
+    p->shuffle = !rec->vk->force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
                  rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
     /* a workgroup no wider than the columns (narrow outputs would idle most lanes), but at
      * least one subgroup (whole subgroups for the shuffles); a power of two */

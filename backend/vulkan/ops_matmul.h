@@ -4,8 +4,11 @@
 
 #include <stdbool.h>
 
-/* Makes every later CPU-shaped matmul use the variant without subgroup operations (for tests;
- * process-wide, not thread-safe: set it only while no op runs). */
-void vkft_vk_matmul_force_plain(bool on);
+#include "vkft/backend.h"
+
+/* Makes every later CPU-shaped matmul and NF4 matmul recorded on dev (a Vulkan device) use the
+ * variant without subgroup operations (for tests). The flag lives in the device, like all
+ * state: no process-wide variable. */
+void vkft_vk_matmul_force_plain(vkft_device *dev, bool on);
 
 #endif

@@ -152,12 +152,6 @@ VKFT_VK_OP(nf4_dequantize) {
  * dequantisation best (lavapipe, 256 x 1024 x 1024: 8 rows 22, 16 rows 29, 32 rows 35 GFLOPS). */
 enum { NF4_ROWS = 32, NF4_WG = 16 };
 
-static bool force_plain;
-/* Tests force the variant without subgroup operations (declared where used: no header of this
- * backend exports test hooks for this op). */
-void vkft_vk_matmul_nf4_force_plain(bool on);
-void vkft_vk_matmul_nf4_force_plain(bool on) { force_plain = on; }
-
 typedef struct {
     uint32_t m, cols, red, k, lda, a_off, ldy, y_off, w_row0, codes_base, absq_base, abs2_base,
         accumulate;
@@ -191,7 +185,7 @@ VKFT_VK_OP(matmul_nf4) {
     uint64_t mc = min64((lf - 3 - redc) / red + 1, (lf - 3 - colc) / cols + 1);
     mc = min64(min64(mc, m), (uint64_t)rec->vk->limits.maxComputeWorkGroupCount[1] * NF4_ROWS);
     uint32_t sg = vkft_vk_subgroup_size(rec);
-    bool shuffle = !force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
+    bool shuffle = !rec->vk->force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
                    rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
     uint32_t wg = shuffle ? sg : 8;
     while (wg < NF4_WG && (uint64_t)wg * 4 < cols) wg *= 2;

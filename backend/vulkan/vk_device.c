@@ -153,7 +153,8 @@ static vkft_status create_logical_device(vkft_vk_device *vk, uint32_t queue_prop
                              .pQueueCreateInfos = &qi};
     (void)queue_props_ts;
     VKFT_VK_TRY(err, vkCreateDevice(vk->pd, &ci, NULL, &vk->device));
-    volkLoadDevice(vk->device);
+    /* device commands go through the loader's trampolines (vk_instance.c), not volkLoadDevice,
+     * whose process-wide table would bind them to this device's driver */
     vkGetDeviceQueue(vk->device, vk->queue_family, 0, &vk->queue);
     return VKFT_OK;
 }
@@ -257,6 +258,8 @@ vkft_status vkft_vk_device_open(vkft_context *ctx, int info_index, vkft_device *
                                     .queryCount = 2};
         VKFT_VK_TRY(err, vkCreateQueryPool(vk->device, &qi, NULL, &vk->timestamps));
         vk->timestamp_period_ns = props.limits.timestampPeriod;
+        uint32_t bits = qp[family].timestampValidBits;
+        vk->timestamp_mask = bits >= 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
     }
     return vkft_vk_pipeline_cache_open(vk, ctx->opts.no_pipeline_cache ? NULL : ctx->cache_dir,
                                        err);

@@ -62,6 +62,7 @@ struct vkft_vk_device {
     uint64_t max_range;                    /* effective maxStorageBufferRange (bytes) */
     uint64_t max_texels;                   /* effective maxTexelBufferElements */
     bool cpu_shaped;                       /* choose the CPU-shaped kernel variants */
+    bool force_plain;                      /* matmuls without subgroup ops (test hook) */
     vkft_vk_block blocks[VKFT_VK_MAX_BLOCKS];
 
     VkBuffer staging;
@@ -75,6 +76,7 @@ struct vkft_vk_device {
     VkDescriptorPool eager_pool;
     VkQueryPool timestamps;                /* 2 queries: start and end of an eager submit */
     double timestamp_period_ns;
+    uint64_t timestamp_mask;               /* the queue's timestampValidBits as a mask */
     uint64_t last_run_ns;                  /* GPU time of the last eager submit, 0 if unknown */
 
     VkPipelineCache pipeline_cache;

@@ -37,6 +37,37 @@ void vkft_vk_grid(const vkft_vk_rec *rec, uint64_t n, uint32_t *gx, uint32_t *gy
     *gx = (uint32_t)((n + *gy - 1) / *gy);
 }
 
+/* The query pool and first of two queries for the next profiled dispatch; makes (and resets,
+ * in the command buffer) a pool when the last one is full. */
+static vkft_status profile_slot(vkft_vk_rec *rec, VkQueryPool *pool, uint32_t *q,
+                                vkft_err *err) {
+    if (rec->n_profiled == rec->cap_profiled) {
+        int cap = rec->cap_profiled ? 2 * rec->cap_profiled : 256;
+        int *np = realloc(rec->profiled, (size_t)cap * sizeof *np);
+        if (!np) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "profile: out of host memory");
+        rec->profiled = np;
+        rec->cap_profiled = cap;
+    }
+    uint64_t first = (uint64_t)rec->n_profiled * 2;
+    int k = (int)(first / VKFT_VK_QUERIES_PER_POOL);
+    if (k == rec->n_query_pools) {
+        if (k == VKFT_VK_MAX_QUERY_POOLS)
+            return vkft_fail(err, VKFT_ERR_LIMIT, "profile: more than %d dispatches in a phase",
+                             VKFT_VK_MAX_QUERY_POOLS * VKFT_VK_QUERIES_PER_POOL / 2);
+        VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                    .queryCount = VKFT_VK_QUERIES_PER_POOL};
+        VKFT_VK_TRY(err, vkCreateQueryPool(rec->vk->device, &qi, NULL,
+                                           &rec->query_pools[rec->n_query_pools]));
+        vkCmdResetQueryPool(rec->cmd, rec->query_pools[k], 0, VKFT_VK_QUERIES_PER_POOL);
+        rec->n_query_pools++;
+    }
+    *pool = rec->query_pools[k];
+    *q = (uint32_t)(first % VKFT_VK_QUERIES_PER_POOL);
+    rec->profiled[rec->n_profiled++] = rec->profile_node;
+    return VKFT_OK;
+}
+
 /* Records the barrier owed before the next command, if any. */
 static void settle(vkft_vk_rec *rec) {
     if (rec->need_barrier) vkft_vk_barrier(rec);
@@ -192,7 +223,11 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
         }
     }
     vkUpdateDescriptorSets(vk->device, (uint32_t)n_args, writes, 0, NULL);
+    VkQueryPool qpool = VK_NULL_HANDLE;
+    uint32_t q = 0;
+    if (rec->profile && (st = profile_slot(rec, &qpool, &q, err))) return st;
     settle(rec);
+    if (qpool) vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, qpool, q);
     vkCmdBindPipeline(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     vkCmdBindDescriptorSets(rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0,
                             NULL);
@@ -201,6 +236,7 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
     vkCmdPushConstants(rec->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, VKFT_VK_PUSH_BYTES,
                        pc);
     vkCmdDispatch(rec->cmd, gx, gy, gz);
+    if (qpool) vkCmdWriteTimestamp(rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, qpool, q + 1);
     rec->n_dispatches++;
     rec->need_barrier = true;
     return VKFT_OK;
@@ -240,6 +276,12 @@ void vkft_vk_rec_release(vkft_vk_rec *rec) {
     for (int i = 0; i < rec->n_own_pools; i++)
         vkDestroyDescriptorPool(rec->vk->device, rec->own_pools[i], NULL);
     rec->n_own_pools = 0;
+    for (int i = 0; i < rec->n_query_pools; i++)
+        vkDestroyQueryPool(rec->vk->device, rec->query_pools[i], NULL);
+    rec->n_query_pools = 0;
+    free(rec->profiled);
+    rec->profiled = NULL;
+    rec->n_profiled = rec->cap_profiled = 0;
 }
 
 vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
@@ -247,10 +289,8 @@ vkft_status vkft_vk_run_op(vkft_device *dev, const vkft_op_call *call) {
     vkft_err *err = &dev->err;
     const vkft_op_def *def = vkft_op_def_get(call->op);
     if (!def->vk) return vkft_fail(err, VKFT_ERR_UNSUPPORTED, "%s: no Vulkan kernel", def->name);
-    static vkft_vk_rec rec_zero;
-    vkft_vk_rec *rec = malloc(sizeof *rec);
+    vkft_vk_rec *rec = calloc(1, sizeof *rec);
     if (!rec) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "out of host memory");
-    *rec = rec_zero;
     rec->vk = vk;
     rec->cmd = vk->cmd;
     rec->pool = vk->eager_pool;

@@ -29,6 +29,8 @@ typedef struct vkft_vk_arg {
 
 
 #define VKFT_VK_MAX_POOLS 64
+#define VKFT_VK_QUERIES_PER_POOL 512   /* even: a dispatch's two timestamps share a pool */
+#define VKFT_VK_MAX_QUERY_POOLS 256
 
 /*
  * A recording. Barriers: a dispatch (or fill or copy) records a full compute/transfer barrier
@@ -50,6 +52,15 @@ struct vkft_vk_rec {
     vkft_tensor **scratch;  /* temporaries, freed with the recording */
     int n_scratch, cap_scratch;
     int n_dispatches;
+    /* Profiling (plans compiled with profile on a device with timestamps): a timestamp before
+     * and after each dispatch, in query pools made (and reset inside the command buffer) as
+     * needed; profiled[k] is the profile_node current when dispatch k was recorded. */
+    bool profile;
+    int profile_node;
+    int *profiled;
+    int n_profiled, cap_profiled;
+    VkQueryPool query_pools[VKFT_VK_MAX_QUERY_POOLS];
+    int n_query_pools;
 };
 
 /* Creates one more descriptor pool for rec (plans) and makes it current. */

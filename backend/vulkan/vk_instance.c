@@ -1,9 +1,41 @@
 /* Instance creation, validation messages and device probing (see vk_instance.h). */
 #include "vulkan/vk_instance.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * volk's function pointers are process-wide, so they are loaded once and then only read: the
+ * global commands when the first context starts, the instance- and device-level commands from
+ * the first instance through vkGetInstanceProcAddr. Those are the loader's trampolines, which
+ * dispatch on the handle passed, so they serve every later instance and device alike (volk's
+ * per-device loading would rebind them to one driver and break a second device). The mutex
+ * orders that one-time load between threads creating contexts. Extension commands are
+ * per-instance (vkft_vk_instance).
+ */
+static pthread_mutex_t volk_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool volk_tried, volk_instance_loaded;
+static VkResult volk_result;
+
+static VkResult volk_init_once(void) {
+    pthread_mutex_lock(&volk_lock);
+    if (!volk_tried) {
+        volk_result = volkInitialize();
+        volk_tried = true;
+    }
+    VkResult r = volk_result;
+    pthread_mutex_unlock(&volk_lock);
+    return r;
+}
+
+static void volk_load_instance_once(VkInstance instance) {
+    pthread_mutex_lock(&volk_lock);
+    if (!volk_instance_loaded) volkLoadInstance(instance);
+    volk_instance_loaded = true;
+    pthread_mutex_unlock(&volk_lock);
+}
 
 const char *vkft_vk_result_str(VkResult r) {
     switch (r) {
@@ -49,7 +81,7 @@ static bool has_layer(const char *name) {
 
 vkft_status vkft_vk_instance_create(vkft_context *ctx, vkft_vk_instance **out) {
     *out = NULL;
-    if (volkInitialize() != VK_SUCCESS) {
+    if (volk_init_once() != VK_SUCCESS) {
         snprintf(ctx->vulkan_notice, sizeof ctx->vulkan_notice,
                  "no Vulkan loader (libvulkan.so.1) found; using the CPU backend");
         return vkft_fail(&ctx->err, VKFT_ERR_UNSUPPORTED, "%s", ctx->vulkan_notice);
@@ -108,9 +140,15 @@ vkft_status vkft_vk_instance_create(vkft_context *ctx, vkft_vk_instance **out) {
                  vkft_vk_result_str(r));
         return vkft_fail(&ctx->err, VKFT_ERR_DEVICE, "%s", ctx->vulkan_notice);
     }
-    volkLoadInstanceOnly(vk->instance);
+    volk_load_instance_once(vk->instance);
     if (validation) {
-        r = vkCreateDebugUtilsMessengerEXT(vk->instance, &dbg, NULL, &vk->messenger);
+        vk->create_messenger = (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            vk->instance, "vkCreateDebugUtilsMessengerEXT");
+        vk->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            vk->instance, "vkDestroyDebugUtilsMessengerEXT");
+        r = vk->create_messenger && vk->destroy_messenger
+                ? vk->create_messenger(vk->instance, &dbg, NULL, &vk->messenger)
+                : VK_ERROR_EXTENSION_NOT_PRESENT;
         if (r != VK_SUCCESS) {
             vkDestroyInstance(vk->instance, NULL);
             free(vk);
@@ -136,7 +174,7 @@ vkft_status vkft_vk_instance_create(vkft_context *ctx, vkft_vk_instance **out) {
 
 void vkft_vk_instance_destroy(vkft_vk_instance *vk) {
     if (!vk) return;
-    if (vk->messenger) vkDestroyDebugUtilsMessengerEXT(vk->instance, vk->messenger, NULL);
+    if (vk->messenger) vk->destroy_messenger(vk->instance, vk->messenger, NULL);
     vkDestroyInstance(vk->instance, NULL);
     free(vk);
 }

@@ -12,6 +12,8 @@
 struct vkft_vk_instance {
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;  /* VK_NULL_HANDLE without validation */
+    PFN_vkCreateDebugUtilsMessengerEXT create_messenger;   /* this instance's entry points */
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger;
     uint32_t api_version;
     uint32_t n_phys;
     VkPhysicalDevice phys[VKFT_MAX_DEVICES];

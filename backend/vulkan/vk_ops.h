@@ -37,5 +37,7 @@ VKFT_VK_OP(sum_squares); VKFT_VK_OP(adamw);
 VKFT_VK_OP(nf4_quantize); VKFT_VK_OP(nf4_dequantize); VKFT_VK_OP(matmul_nf4);
 /* clip */
 VKFT_VK_OP(grad_clip);
+/* dropout */
+VKFT_VK_OP(dropout);
 
 #endif

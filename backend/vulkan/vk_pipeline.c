@@ -199,8 +199,9 @@ void vkft_vk_pipeline_cache_save(vkft_vk_device *vk) {
             *slash = 0;
             make_dirs(dir);
         }
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", vk->pipeline_cache_path, (long)getpid());
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        /* a unique temporary: devices of one process (other threads) may save at once */
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", vk->pipeline_cache_path);
+        int fd = mkstemp(tmp);
         if (fd >= 0) {
             bool ok = write(fd, data, size) == (ssize_t)size && fsync(fd) == 0;
             ok = close(fd) == 0 && ok;

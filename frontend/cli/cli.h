@@ -9,5 +9,15 @@ vkft_context *cli_context_open(void);
 
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_init_model(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+/* `vkft bench tokenize ...` (argv[0] == "tokenize"): tokenizer speed in MB/s. */
+int cmd_bench_tokenize(int argc, char **argv);
 
 #endif

@@ -3,17 +3,24 @@
  *   vkft bench matmul --device D --m M --n N --k K [--dtype f32|f16|bf16] [--trans none|a|b]
  *                     [--iters N] [--json]
  *   vkft bench ops --device D [--iters N] [--json]
+ *   vkft bench step --device D [--layers L] [--hidden H] [--heads N] [--kv-heads N] [--ffn F]
+ *                   [--seq T] [--batch B] [--vocab V] [--recompute] [--iters N] [--json]
  * Each op runs once to warm up (pipelines, caches, first-touch pages), then --iters times; the
  * time of a run is the device's GPU time (vkft_device_last_run_ns) where it has timestamps, else
  * the wall clock around vkft_op_run. We print the median and the best run.
  * `bench ops` times the hot ops of a transformer step at typical shapes and skips ops the
  * library cannot run yet (VKFT_ERR_UNSUPPORTED), so it works on a partial build.
+ * `bench step` times whole training steps of a transformer stack (tools/bench_step_graph.h:
+ * RMSNorm, q/k/v/o, RoPE, GQA attention, SwiGLU MLP, LM head + cross-entropy, backward, AdamW)
+ * compiled once and replayed: wall ms per step, dispatches per step (kernel calls on the CPU),
+ * and the fixed cost per dispatch, from the same graph at tiny shapes (step time / dispatches).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../../tools/bench_step_graph.h"
 #include "cli.h"
 
 #define MAX_IO 8
@@ -139,13 +146,30 @@ typedef struct bench_args {
     int64_t m, n, k;
     int iters;
     bool json;
+    bool recompute;
+    step_graph_cfg step;
 } bench_args;
+
+/* The int option of `bench step` named o, or NULL. */
+static int *step_option(step_graph_cfg *c, const char *o) {
+    static const char *const names[] = {"--layers", "--hidden", "--heads", "--kv-heads",
+                                        "--ffn", "--seq", "--batch", "--vocab"};
+    int *fields[] = {&c->layers, &c->hidden, &c->heads, &c->kv_heads, &c->ffn, &c->seq,
+                     &c->batch, &c->vocab};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(o, names[i])) return fields[i];
+    return NULL;
+}
 
 static int parse_args(int argc, char **argv, bench_args *a) {
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(o, "--json")) {
             a->json = true;
+            continue;
+        }
+        if (!strcmp(o, "--recompute")) {
+            a->recompute = true;
             continue;
         }
         if (!v) {
@@ -155,6 +179,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         char *end = NULL;
         long long x = strtoll(v, &end, 10);
         bool num = end && *end == '\0' && x > 0;
+        int *field = step_option(&a->step, o);
         if (!strcmp(o, "--device")) a->device = v;
         else if (!strcmp(o, "--dtype")) a->dtype = v;
         else if (!strcmp(o, "--trans")) a->trans = v;
@@ -162,6 +187,7 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         else if (!strcmp(o, "--n") && num) a->n = x;
         else if (!strcmp(o, "--k") && num) a->k = x;
         else if (!strcmp(o, "--iters") && num && x < 100000) a->iters = (int)x;
+        else if (field && num && x < (1 << 20)) *field = (int)x;
         else {
             fprintf(stderr, "vkft bench: bad option or value: %s %s\n", o, v);
             return -1;
@@ -174,7 +200,10 @@ static int parse_args(int argc, char **argv, bench_args *a) {
 static void usage(FILE *f) {
     fprintf(f, "usage: vkft bench matmul --device D --m M --n N --k K [--dtype f32|f16|bf16]\n"
                "                         [--trans none|a|b] [--iters N] [--json]\n"
-               "       vkft bench ops --device D [--iters N] [--json]\n");
+               "       vkft bench ops --device D [--iters N] [--json]\n"
+               "       vkft bench step --device D [--layers L] [--hidden H] [--heads N]\n"
+               "                       [--kv-heads N] [--ffn F] [--seq T] [--batch B]\n"
+               "                       [--vocab V] [--recompute] [--iters N] [--json]\n");
 }
 
 static void print_result(const bench_args *a, const char *dev_name, const bench_op *b,
@@ -300,12 +329,110 @@ static int bench_ops(const bench_args *a, vkft_device *dev, const char *dev_name
     return failures ? 1 : 0;
 }
 
+/* `bench step`: one result per graph shape. */
+typedef struct step_result {
+    vkft_status status;
+    char msg[512];
+    double median_ms, best_ms;
+    uint64_t dispatches, barriers;  /* per step, both phases (CPU: kernel calls, 0) */
+    vkft_memory_report rep;
+} step_result;
+
+/* Compiles the stack once, then times iters steps (phase 0 + phase 1, wall clock) after one
+ * warm-up step. */
+static void run_step(vkft_device *dev, const step_graph_cfg *c, bool recompute, int iters,
+                     step_result *r) {
+    memset(r, 0, sizeof *r);
+    r->status = VKFT_ERR_INVALID_ARG;
+    vkft_graph *g = step_graph_build(c, r->msg, sizeof r->msg);
+    double *t = calloc((size_t)iters, sizeof *t);
+    vkft_plan *p = NULL;
+    vkft_compile_options o = {.recompute = recompute};
+    if (!g || !t) {
+        if (!t) snprintf(r->msg, sizeof r->msg, "out of memory");
+    } else if ((r->status = vkft_compile(dev, g, &o, &r->rep, &p))) {
+        snprintf(r->msg, sizeof r->msg, "%s", vkft_device_error(dev));
+    } else if (step_graph_init(p, g, c, 1, r->msg, sizeof r->msg)) {
+        r->status = VKFT_ERR_INVALID_ARG;
+    }
+    for (int it = -1; it < iters && !r->status; it++) {  /* it == -1: warm-up */
+        float hyper[2] = {1e-4f, (float)(it + 2)};
+        double t0 = now_ns();
+        r->status = vkft_plan_upload(p, "hyper", hyper, sizeof hyper);
+        if (!r->status) r->status = vkft_plan_run(p, 0);
+        if (!r->status) r->status = vkft_plan_run(p, 1);
+        if (r->status) snprintf(r->msg, sizeof r->msg, "%s", vkft_plan_error(p));
+        else if (it >= 0) t[it] = (now_ns() - t0) / 1e6;
+    }
+    if (!r->status) {
+        vkft_plan_stats s;
+        vkft_plan_get_stats(p, &s);
+        r->dispatches = s.dispatches[0] + s.dispatches[1];
+        r->barriers = s.barriers[0] + s.barriers[1];
+        if (!r->dispatches) r->dispatches = (uint64_t)vkft_graph_node_count(g);
+        qsort(t, (size_t)iters, sizeof *t, cmp_double);
+        r->median_ms = t[iters / 2];
+        r->best_ms = t[0];
+    }
+    vkft_plan_destroy(p);
+    vkft_graph_destroy(g);
+    free(t);
+}
+
+static int bench_step(const bench_args *a, vkft_device *dev, const char *dev_name) {
+    step_graph_cfg c = a->step, tiny = c;
+    c.optimizer = tiny.optimizer = true;
+    c.checkpoint = tiny.checkpoint = a->recompute;
+    /* the same graph at tiny shapes: its time is the fixed cost of the dispatches */
+    tiny.hidden = 8;
+    tiny.heads = 2;
+    tiny.kv_heads = 1;
+    tiny.ffn = 8;
+    tiny.seq = 2;
+    tiny.batch = 1;
+    tiny.vocab = 8;
+    step_result r, rt;
+    run_step(dev, &c, a->recompute, a->iters, &r);
+    if (!r.status) run_step(dev, &tiny, a->recompute, a->iters, &rt);
+    if (r.status || rt.status) {
+        fprintf(stderr, "vkft bench step: %s\n", r.status ? r.msg : rt.msg);
+        return 1;
+    }
+    double per_dispatch_us = rt.median_ms * 1e3 / (double)rt.dispatches;
+    if (a->json) {
+        printf("{\"device\": \"%s\", \"layers\": %d, \"hidden\": %d, \"seq\": %d, "
+               "\"batch\": %d, \"vocab\": %d, \"recompute\": %s, \"median_ms\": %.3f, "
+               "\"best_ms\": %.3f, \"dispatches\": %llu, \"activations_bytes\": %llu, "
+               "\"tiny_median_ms\": %.3f, \"tiny_dispatches\": %llu, "
+               "\"per_dispatch_us\": %.2f}\n", dev_name, c.layers, c.hidden, c.seq, c.batch,
+               c.vocab, a->recompute ? "true" : "false", r.median_ms, r.best_ms,
+               (unsigned long long)r.dispatches, (unsigned long long)r.rep.activations,
+               rt.median_ms, (unsigned long long)rt.dispatches, per_dispatch_us);
+        return 0;
+    }
+    printf("step: %d layers, hidden %d (%d heads, %d kv), ffn %d, seq %d x batch %d, vocab %d%s\n",
+           c.layers, c.hidden, c.heads, c.kv_heads, c.ffn, c.seq, c.batch, c.vocab,
+           a->recompute ? ", recompute" : "");
+    printf("  %.3f ms/step median, %.3f ms best (%d steps)\n", r.median_ms, r.best_ms, a->iters);
+    printf("  %llu dispatches/step (%s), %llu barriers; memory %.1f MiB, activations %.1f MiB\n",
+           (unsigned long long)r.dispatches,
+           r.barriers ? "forward + backward + AdamW" : "CPU kernel calls",
+           (unsigned long long)r.barriers, (double)r.rep.total / 1048576.0,
+           (double)r.rep.activations / 1048576.0);
+    printf("  tiny shapes: %.3f ms/step over %llu dispatches = %.2f us per dispatch\n",
+           rt.median_ms, (unsigned long long)rt.dispatches, per_dispatch_us);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "matmul") && strcmp(argv[1], "ops"))) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "matmul") && strcmp(argv[1], "ops") && strcmp(argv[1], "step"))) {
         usage(argc < 2 ? stderr : stdout);
         return argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 2;
     }
-    bench_args a = {.device = "auto", .dtype = "f32", .trans = "none", .iters = 5};
+    bench_args a = {.device = "auto", .dtype = "f32", .trans = "none", .iters = 5,
+                    .step = {.layers = 4, .hidden = 256, .heads = 4, .kv_heads = 2, .ffn = 688,
+                             .seq = 128, .batch = 1, .vocab = 4096}};
     if (parse_args(argc, argv, &a)) {
         usage(stderr);
         return 2;
@@ -318,7 +445,8 @@ int cmd_bench(int argc, char **argv) {
         const vkft_device_info *info = vkft_device_get_info(dev);
         if (!a.json) printf("device %s: %s\n", info->spec, info->name);
         rc = !strcmp(argv[1], "matmul") ? bench_matmul(&a, dev, info->spec)
-                                        : bench_ops(&a, dev, info->spec);
+             : !strcmp(argv[1], "ops")  ? bench_ops(&a, dev, info->spec)
+                                        : bench_step(&a, dev, info->spec);
         vkft_device_close(dev);
     }
     vkft_context_destroy(ctx);

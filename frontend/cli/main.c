@@ -11,6 +11,18 @@ static const struct {
 } commands[] = {
     {"devices", cmd_devices, "list devices (--json)"},
     {"bench", cmd_bench, "benchmarks: bench matmul|ops --device D ..."},
+    {"init-model", cmd_init_model, "a random model to train from scratch: init-model --arch "
+                                   "llama|gpt2 --out DIR [--hidden H ...]"},
+    {"generate", cmd_generate, "continue a prompt: generate --model DIR --prompt TEXT "
+                               "[--max-tokens N --temperature T --top-p P ...]"},
+    {"eval", cmd_eval, "loss and perplexity: eval --model DIR --data FILE.jsonl"},
+    {"run", cmd_run, "train a job: run job.yaml [--resume] [--set key=value]... [--device D]"},
+    {"export", cmd_export, "merge a LoRA adapter: export --model DIR --adapter DIR --out DIR"},
+    {"check", cmd_check, "validate a job and show its plan: check job.yaml [--json]"},
+    {"tokenize", cmd_tokenize, "text lines on stdin -> id arrays: tokenize --model PATH "
+                               "[--no-special]"},
+    {"detokenize", cmd_detokenize, "id arrays on stdin -> text: detokenize --model PATH "
+                                   "[--skip-special]"},
 };
 
 static void usage(FILE *f) {

@@ -41,7 +41,12 @@ typedef struct vkft_st_tensor {
 typedef struct vkft_st vkft_st;
 
 /* path: a folder (model.safetensors, or model.safetensors.index.json with its shards, or
- * adapter_model.safetensors), a .safetensors file, or an index .json file. */
+ * adapter_model.safetensors, tried in that order), a .safetensors file, or an index .json
+ * file. Errors: VKFT_ERR_IO (missing or unreadable file), VKFT_ERR_INVALID_ARG (malformed),
+ * VKFT_ERR_DTYPE (a dtype of the format that vkft does not take: U16/U32/U64, F8, F4, F6),
+ * VKFT_ERR_NO_MEMORY. On failure *out is NULL and nothing stays open.
+ * Tensor data is little-endian and is NOT necessarily aligned to its element size (only the
+ * writer's files guarantee that): read it with memcpy or vkft_st_read_f32. */
 vkft_status vkft_st_open(const char *path, vkft_st **out, vkft_err *err);
 void vkft_st_close(vkft_st *st);
 int vkft_st_count(const vkft_st *st);
@@ -52,13 +57,24 @@ const char *vkft_st_metadata(const vkft_st *st, const char *key);
 const char *vkft_st_dtype_name(vkft_st_dtype t);   /* "F32", ... */
 size_t vkft_st_dtype_size(vkft_st_dtype t);
 
-/* Converts a tensor of F32/F16/BF16 (or F64) to f32 into dst (count = elements). */
+/* Converts a tensor of F32/F16/BF16 (or F64) to f32 into dst (count = elements; a different
+ * count is VKFT_ERR_SHAPE, another dtype VKFT_ERR_DTYPE). Exact for F16/BF16 (subnormals,
+ * infinities and NaN payloads kept); F64 rounds to nearest. */
 vkft_status vkft_st_read_f32(const vkft_st_tensor *t, float *dst, size_t count, vkft_err *err);
+/* Scalar conversions (IEEE binary16 and bfloat16 bit patterns; f32 -> 16 bit rounds to nearest,
+ * ties to even, overflow to inf, NaN stays a quiet NaN). */
+float vkft_st_f16_to_f32(uint16_t h);
+float vkft_st_bf16_to_f32(uint16_t h);
+uint16_t vkft_st_f32_to_f16(float f);
+uint16_t vkft_st_f32_to_bf16(float f);
 
 /* ---- writer ----
  * Collects tensors (pointers to caller memory, which must stay valid until finish), then
  * writes the file atomically with names sorted, 8-byte aligned header padded with spaces,
- * contiguous data, and optional string metadata (e.g. {"format": "pt"}). */
+ * contiguous data, and optional string metadata (e.g. {"format": "pt"}). The data is ordered
+ * by element size (largest first), then name, so every tensor is aligned to its element size.
+ * add refuses a duplicate name, a byte count other than shape x dtype, and more than 8 dims.
+ * finish may be called once; free the writer afterwards either way. */
 typedef struct vkft_st_writer vkft_st_writer;
 vkft_status vkft_st_writer_create(vkft_st_writer **out, vkft_err *err);
 vkft_status vkft_st_writer_add(vkft_st_writer *w, const char *name, vkft_st_dtype dtype, int ndim,

@@ -11,13 +11,16 @@
 
 #include "util/error.h"
 
-/* Reads the whole file into a malloc'd, NUL-terminated buffer (caller frees). */
+/* Reads the whole file into a malloc'd, NUL-terminated buffer (caller frees; len may be NULL).
+ * Errors are VKFT_ERR_IO ("path: cannot open: No such file or directory") or NO_MEMORY. */
 vkft_status vkft_file_read(const char *path, char **out, size_t *len, vkft_err *err);
 /* Writes data to path atomically: path either keeps its old content or has all of data. */
 vkft_status vkft_file_write_atomic(const char *path, const void *data, size_t len, vkft_err *err);
 
-/* Atomic writes in pieces: open "path.tmp.<pid>", write, then commit (fsync + rename) or
- * abort (unlink). */
+/* Atomic writes in pieces: open "path.tmp.<pid>", write, then commit (fsync + rename + fsync
+ * of the folder) or abort (unlink). After a failed open the writer needs no abort; after a
+ * failed write call abort. A failed commit has already aborted: path is unchanged. abort is
+ * safe to call twice and after commit. */
 typedef struct vkft_file_writer {
     int fd;
     char *path, *tmp_path;

@@ -44,10 +44,11 @@ struct vkft_json {
 typedef struct vkft_json_doc vkft_json_doc;
 
 /* Parses text[0..len) (need not be NUL-terminated). name prefixes error messages, which read
- * "name:line:col: what was expected". On failure *out is NULL. */
+ * "name:line:col: what was expected" (column in UTF-8 characters). On failure *out is NULL and
+ * the status is VKFT_ERR_INVALID_ARG (malformed text) or VKFT_ERR_NO_MEMORY. */
 vkft_status vkft_json_parse(const char *text, size_t len, const char *name, vkft_json_doc **out,
                             vkft_err *err);
-/* Reads and parses a whole file (the path names the errors). */
+/* Reads and parses a whole file (the path names the errors; VKFT_ERR_IO if unreadable). */
 vkft_status vkft_json_parse_file(const char *path, vkft_json_doc **out, vkft_err *err);
 const vkft_json *vkft_json_root(const vkft_json_doc *doc);
 void vkft_json_free(vkft_json_doc *doc);
@@ -63,18 +64,37 @@ bool vkft_json_get_double(const vkft_json *v, double *out);
 bool vkft_json_get_bool(const vkft_json *v, bool *out);
 const char *vkft_json_get_str(const vkft_json *v);  /* NULL unless a string */
 const char *vkft_json_type_name(vkft_json_type t);  /* "null", "boolean", ... for messages */
+/* Length (1-4) of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlong forms,
+ * surrogates, code points past U+10FFFF and truncated sequences are invalid). */
+size_t vkft_utf8_seq_len(const char *s, size_t n);
 
 /* ---- writer: appends to a growable buffer ----
  * Commas and nesting are tracked; keys and strings are escaped; floats are written with the
  * fewest digits that read back to the same float (f32) / double. On allocation failure the
- * writer remembers it and vkft_json_writer_finish reports it. */
+ * writer remembers it and vkft_json_writer_finish reports it (NO_MEMORY); misuse (a key
+ * outside an object, nesting past 63 levels, unbalanced ends, two top-level values) is
+ * remembered too and reported as INVALID_ARG. Invalid UTF-8 in a string is written as U+FFFD
+ * per bad byte, so the output is always valid JSON. Numbers use the C locale's '.' (vkft never
+ * calls setlocale). Pretty output looks like Python's json.dumps(indent=n) and ends with a
+ * newline; compact output has none.
+ *
+ *     vkft_json_writer w;  char *text;  size_t n;
+ *     vkft_json_writer_init(&w, 2);
+ *     vkft_json_obj_begin(&w);
+ *     vkft_json_key(&w, "r");  vkft_json_int(&w, 8);
+ *     vkft_json_obj_end(&w);
+ *     if (vkft_json_writer_finish(&w, &text, &n, &err)) ...  // text: {"r": 8} pretty-printed
+ *     free(text);  */
 typedef struct vkft_json_writer {
     char *buf;
     size_t len, cap;
-    int depth;
+    int depth;                  /* open containers; need_comma[0] is the top level */
     bool need_comma[64];
     bool failed;
     int indent;                 /* 0: compact one line; n: pretty with n spaces */
+    bool after_key;             /* a key was written, its value comes next */
+    uint64_t object_bits;       /* bit d: open container d (1-based) is an object */
+    const char *misuse;         /* first misuse, reported by finish */
 } vkft_json_writer;
 
 void vkft_json_writer_init(vkft_json_writer *w, int indent);
@@ -83,16 +103,20 @@ void vkft_json_obj_end(vkft_json_writer *w);
 void vkft_json_arr_begin(vkft_json_writer *w);
 void vkft_json_arr_end(vkft_json_writer *w);
 void vkft_json_key(vkft_json_writer *w, const char *key);   /* inside an object, before a value */
+void vkft_json_keyn(vkft_json_writer *w, const char *key, size_t n);  /* may contain NUL */
 void vkft_json_str(vkft_json_writer *w, const char *s);
 void vkft_json_strn(vkft_json_writer *w, const char *s, size_t n);
 void vkft_json_int(vkft_json_writer *w, int64_t v);
-void vkft_json_f32(vkft_json_writer *w, float v);           /* shortest round-trip; NaN/Inf -> null */
+/* Shortest of %.6g..%.9g (f32) / %.15g..%.17g (f64) that reads back to the same bits;
+ * NaN and infinities are written as null. */
+void vkft_json_f32(vkft_json_writer *w, float v);
 void vkft_json_f64(vkft_json_writer *w, double v);
 void vkft_json_bool(vkft_json_writer *w, bool v);
 void vkft_json_null(vkft_json_writer *w);
 /* Appends raw, already valid JSON text as one value. */
 void vkft_json_raw(vkft_json_writer *w, const char *json, size_t n);
-/* NUL-terminates and hands over the buffer (*out, caller frees) or fails with NO_MEMORY. */
+/* NUL-terminates and hands over the buffer (*out, caller frees; len may be NULL) or fails with
+ * NO_MEMORY / INVALID_ARG (see above). Either way the writer is empty afterwards. */
 vkft_status vkft_json_writer_finish(vkft_json_writer *w, char **out, size_t *len, vkft_err *err);
 void vkft_json_writer_free(vkft_json_writer *w);
 

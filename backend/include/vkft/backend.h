@@ -35,9 +35,16 @@
 extern "C" {
 #endif
 
+/* The version of these headers: the project version in meson.build (the build checks that they
+ * agree), libvkft.so.MAJOR's soname, and pkg-config's `Version:` of vkft.pc. Until 1.0 a minor
+ * release may change the API; additions only within one minor version. */
 #define VKFT_VERSION_MAJOR 0
 #define VKFT_VERSION_MINOR 1
 #define VKFT_VERSION_PATCH 0
+
+/* The version of the library actually loaded, as "MAJOR.MINOR.PATCH" (compare with the
+ * VKFT_VERSION_* this program was compiled with). */
+const char *vkft_version(void);
 
 #define VKFT_MAX_DIMS 4
 

@@ -25,6 +25,7 @@
 #define VKFT_GRAPH_H
 
 #include "vkft/backend.h"
+#include "vkft/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,6 +73,15 @@ vkft_value vkft_graph_fill(vkft_graph *g, vkft_dtype dtype, int ndim, const int6
 vkft_status vkft_graph_assign(vkft_graph *g, vkft_value leaf, vkft_value v);
 /* Names a value so it can be read after a run (and keeps it alive to the end of its phase). */
 vkft_status vkft_graph_keep(vkft_graph *g, vkft_value v, const char *name);
+/*
+ * Gradient checkpointing: marks v (typically a transformer layer's output) as saved for the
+ * backward. When compiled with vkft_compile_options.recompute, the backward keeps only the
+ * checkpoints (and values that cannot be recomputed) of the forward pass alive; the forward
+ * nodes between two checkpoints run again just before the backward of that segment needs them.
+ * Gradients are bit-identical; the activation peak drops to about the checkpoints plus one
+ * segment. Marking a leaf does nothing (leaves are always kept).
+ */
+vkft_status vkft_graph_checkpoint(vkft_graph *g, vkft_value v);
 const vkft_desc *vkft_graph_value_desc(const vkft_graph *g, vkft_value v);
 vkft_role vkft_graph_value_role(const vkft_graph *g, vkft_value v);
 const char *vkft_graph_value_name(const vkft_graph *g, vkft_value v);
@@ -123,7 +133,8 @@ typedef struct vkft_memory_report {
 
 typedef struct vkft_compile_options {
     uint64_t memory_budget;    /* bytes; 0 = the device's heap size */
-    bool profile;              /* per-dispatch timestamps (Vulkan) */
+    bool profile;              /* per-dispatch timestamps (vkft_plan_profile) */
+    bool recompute;            /* gradient checkpointing at vkft_graph_checkpoint marks */
 } vkft_compile_options;
 
 /* Plans memory and fills *report first; if the plan exceeds the budget, fails with
@@ -151,6 +162,23 @@ typedef struct vkft_plan_stats {
     double last_gpu_ms;        /* GPU time of the last run (timestamps), 0 if unknown */
 } vkft_plan_stats;
 void vkft_plan_get_stats(const vkft_plan *p, vkft_plan_stats *stats);
+
+typedef struct vkft_profile_entry {
+    const char *op;            /* the op's name (static storage) */
+    int node;                  /* index of its node in the graph (vkft_graph_node_count order) */
+    bool recomputed;           /* a forward node run again by gradient checkpointing */
+    uint64_t ns;               /* Vulkan: GPU time of the dispatch (timestamps before and after
+                                  it); CPU: wall time of the node */
+} vkft_profile_entry;
+
+/*
+ * Times of the last vkft_plan_run of phase, in execution order: one entry per dispatch on
+ * Vulkan (a node may record several, or none when it is only a copy or fill), one per node on
+ * the CPU. Writes min(n, count) entries (entries may be NULL when n is 0) and returns count; -1
+ * when the plan was not compiled with profile, the phase has not run yet, or the device has no
+ * timestamps (the reason is in vkft_plan_error).
+ */
+int vkft_plan_profile(vkft_plan *p, int phase, vkft_profile_entry *entries, int n);
 
 #ifdef __cplusplus
 }

@@ -147,6 +147,19 @@ typedef enum vkft_op {
      *   (norm + 1e-6)), or 1 when max_norm is 0 (clipping off).
      */
     VKFT_OP_GRAD_CLIP,
+    /*
+     * Inverted dropout with a counter-based mask (LoRA dropout):
+     *   in: x f32 [...], seed i32 [2] = {seed, step} (an INPUT leaf, so a replayed plan draws a
+     *       fresh mask every step without re-recording).
+     *   out: y f32 (x's shape) = keep(i) ? x[i] * s : 0, s = 1 / (1 - p) rounded to f32 once;
+     *        may alias x.
+     *   keep(i) = hash(i, stream, step, seed) >= ceil(p * 2^32), i the flat element index and
+     *   hash MurmurHash3_x86_32 of the words {i mod 2^32, i / 2^32, stream, step} with seed as
+     *   its seed (backend/cpu/dropout.c), so the CPU and Vulkan give identical bits.
+     *   p in [0, 1); p = 0 is an exact copy. The gradient is the same op on dy with the same
+     *   seed input and params (the same mask); `stream` tells dropout sites apart.
+     */
+    VKFT_OP_DROPOUT,
     VKFT_OP_COUNT
 } vkft_op;
 
@@ -171,6 +184,10 @@ typedef struct vkft_attention_params {
 typedef struct vkft_cross_entropy_params { int32_t ignore_index; } vkft_cross_entropy_params;
 typedef struct vkft_adamw_params { float beta1, beta2, eps, weight_decay; } vkft_adamw_params;
 typedef struct vkft_grad_clip_params { float max_norm; } vkft_grad_clip_params;
+typedef struct vkft_dropout_params {
+    float p;                /* drop probability, [0, 1) */
+    uint32_t stream;        /* distinguishes dropout sites sharing one seed input */
+} vkft_dropout_params;
 typedef struct vkft_matmul_nf4_params {
     int64_t n, k;           /* W is [n, k] */
     bool trans;             /* false: y = A W^T; true: y = A W */

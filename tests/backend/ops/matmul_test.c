@@ -206,13 +206,13 @@ static void test_forward(test_env *env) {
 
 /* The kernel variant without subgroup operations (chosen where shuffles are unavailable). */
 static void test_plain_variant(test_env *env) {
-    vkft_vk_matmul_force_plain(true);
+    vkft_vk_matmul_force_plain(env->vk, true);
     mm_case c = {.m = 37, .n = 68, .k = 100, .b_dtype = VKFT_F32, .alpha = 1};
     run_case(env, &c);
     c = (mm_case){.nbatch = 1, .batch = {2}, .m = 17, .n = 33, .k = 65, .trans_a = true,
                   .trans_b = true, .b_dtype = VKFT_F16, .c0 = true, .alpha = 1};
     run_case(env, &c);
-    vkft_vk_matmul_force_plain(false);
+    vkft_vk_matmul_force_plain(env->vk, false);
 }
 
 /* Reshapes a batched [..., r, c] io to 2-D [prod(..) r, c] (same data, not owned). */

@@ -12,9 +12,9 @@
 
 #include "ops/nf4_codebook.h"
 #include "test_util.h"
+#include "vulkan/ops_matmul.h"
 
 /* ops_nf4.c's switch to the shader variant without subgroup operations. */
-void vkft_vk_matmul_nf4_force_plain(bool on);
 
 static uint64_t rng = 7;
 
@@ -331,10 +331,10 @@ static void test_matmuls(test_env *env) {
         test_matmul(env, 2, 20, 130, 96, tr, true, false);
     }
     if (env->vk) {  /* the shader variant without subgroup operations */
-        vkft_vk_matmul_nf4_force_plain(true);
+        vkft_vk_matmul_force_plain(env->vk, true);
         test_matmul(env, 1, 33, 40, 72, false, true, false);
         test_matmul(env, 1, 17, 10, 37, true, false, false);
-        vkft_vk_matmul_nf4_force_plain(false);
+        vkft_vk_matmul_force_plain(env->vk, false);
     }
 }
 

@@ -1,0 +1,59 @@
+/*
+ * Methods as graph rewrites: a method turns a job's `method:` section into model hooks (which
+ * parameters train, what a linear site becomes) and, after compiling, initialises and saves its
+ * own parameters. The model code never knows which method runs.
+ *
+ *   full   every model parameter trainable (f32 master copy); saved as a Hugging Face folder.
+ *   lora   y = x Wᵀ + s · dropout(x) Aᵀ Bᵀ at every targeted site, s = alpha / r (alpha / √r
+ *          with rslora); A [r, in] kaiming-uniform (a = √5, i.e. U(±1/√in)), B [out, r] = 0, or
+ *          both from an existing PEFT adapter (method.init). Base weights frozen. Leaves are
+ *          named as PEFT names the tensors: "base_model.model.<site>.lora_A.weight".
+ *
+ *     vkft_method *m;  vkft_method_create(&job->method, &cfg, &m, &err);
+ *     vkft_model_build(&cfg, g, &opts, vkft_method_hooks(m), &built, &err);
+ *     ... compile ...
+ *     vkft_method_init_params(m, plan, seed, &err);         // after vkft_model_load_weights
+ *     vkft_method_save(m, &built, plan, out_dir, model_path, &err);
+ */
+#ifndef VKFT_METHOD_H
+#define VKFT_METHOD_H
+
+#include "job/job.h"
+#include "model/model.h"
+
+typedef struct vkft_method vkft_method;
+
+/* One LoRA-adapted site (for export and tests). */
+typedef struct vkft_lora_site {
+    char site[160];            /* module path */
+    int64_t in, out;
+    bool conv1d;
+    vkft_value a, b;            /* the leaves */
+    char a_name[200], b_name[200];
+} vkft_lora_site;
+
+vkft_status vkft_method_create(const vkft_job_method *spec, const vkft_model_config *cfg,
+                               vkft_method **out, vkft_err *err);
+void vkft_method_free(vkft_method *m);
+const vkft_model_hooks *vkft_method_hooks(vkft_method *m);
+/* Name of the DROPOUT seed input ("dropout_seed", i32 [2] = {seed, step}) or NULL when the
+ * graph has no dropout. */
+const char *vkft_method_dropout_input(const vkft_method *m);
+/* After a build: fails if a target matched no site (naming the target and listing the sites'
+ * short names). */
+vkft_status vkft_method_check_targets(const vkft_method *m, vkft_err *err);
+/* The LoRA sites made by the last build (0 for other methods). */
+int vkft_method_lora_sites(const vkft_method *m, const vkft_lora_site **sites);
+double vkft_method_lora_scale(const vkft_method *m);
+
+/* Uploads the method's own parameters' initial values (LoRA A and B, from method.init when
+ * given, else the random init from seed). Call after the base weights are loaded. */
+vkft_status vkft_method_init_params(vkft_method *m, vkft_plan *plan, uint64_t seed,
+                                    vkft_err *err);
+/* Saves what the method trains: lora → dir/adapter_config.json + adapter_model.safetensors
+ * (PEFT); full → a Hugging Face model folder (config.json, model.safetensors). */
+vkft_status vkft_method_save(const vkft_method *m, const vkft_model_built *built,
+                             vkft_plan *plan, const char *dir, const char *base_model,
+                             vkft_err *err);
+
+#endif
