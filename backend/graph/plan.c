@@ -181,6 +181,10 @@ static vkft_status compile_graph(vkft_device *dev, const vkft_graph *g,
         pn->phase = n->phase;
         pn->origin = n->origin;
         pn->recomputed = n->recomputed;
+        pn->elided = n->op == VKFT_OP_COPY && l.v[n->out[0]].store == VKFT_STORE_ALIAS &&
+                     n->in[0] != VKFT_NONE &&
+                     l.v[n->out[0]].alias == (l.v[n->in[0]].store == VKFT_STORE_ALIAS
+                                                  ? l.v[n->in[0]].alias : n->in[0]);
         memcpy(pn->params, n->params, sizeof pn->params);
         for (int j = 0; j < n->n_in; j++)
             pn->in[j] = n->in[j] == VKFT_NONE ? NULL : p->tensors[n->in[j]];

@@ -39,6 +39,7 @@ typedef struct vkft_plan_node {
     int phase;
     int origin;              /* the graph node it came from (profiles report it) */
     bool recomputed;         /* emitted again by gradient checkpointing */
+    bool elided;             /* a reshape COPY whose output is a view of its input: no work */
     _Alignas(8) unsigned char params[VKFT_PARAMS_MAX];
     vkft_tensor *in[VKFT_OP_MAX_IN];
     vkft_tensor *out[VKFT_OP_MAX_OUT];

@@ -51,7 +51,7 @@ static vkft_status record_phase(vkft_plan *p, int phase, vkft_vk_rec *rec) {
     vkft_status st = VKFT_OK;
     for (int i = 0; i < p->n_nodes && !st; i++) {
         vkft_plan_node *n = &p->nodes[i];
-        if (n->phase != phase) continue;
+        if (n->phase != phase || n->elided) continue;
         access mine[VKFT_OP_MAX_IN + VKFT_OP_MAX_OUT];
         int m = 0;
         for (int j = 0; j < n->call.n_in; j++)

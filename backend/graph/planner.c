@@ -4,7 +4,11 @@
  * Leaves, kept values and values read in a later phase than their producer get tensors of their
  * own. A node output that its row lets alias an input, where that input is a transient value
  * whose last reader is this node, reuses the input's storage (in-place ADD chains, SCALE...).
- * An output assigned to a state leaf is written into the leaf. Every other value is a range of
+ * An output assigned to a state leaf is written into the leaf. A COPY (always a reshape: same
+ * dtype and element count) of a transient value is a free alias: its output is a view of the
+ * input's storage and the plan skips the node. Because such a view may outlive the value it
+ * views, an in-place output may take over a storage group only where the whole group (every
+ * value viewing it) is last used by that node. Every other value is a range of
  * one activation arena, alive from its producer to its last reader; ranges are packed greedily
  * (largest first, lowest offset that overlaps no range alive at the same time). Phases run one
  * after another and occupy disjoint node ranges, so they share the arena.
@@ -98,12 +102,14 @@ vkft_status vkft_layout_plan(const vkft_graph *g, vkft_layout *l, vkft_err *err)
             }
             r->activations_no_reuse += round_up(bytes);
             int a = def->out_alias[o];
-            vkft_value src = a >= 0 ? n->in[a] : VKFT_NONE;
-            if (src != VKFT_NONE && last_use[src] == i && g->values[src].producer >= 0 &&
-                !g->values[src].kept && !cross[src]) {
+            bool reshape = n->op == VKFT_OP_COPY;
+            vkft_value src = reshape ? n->in[0] : a >= 0 ? n->in[a] : VKFT_NONE;
+            if (src != VKFT_NONE && (reshape || last_use[src] == i) &&
+                g->values[src].producer >= 0 && !g->values[src].kept && !cross[src] &&
+                g->values[src].store == VKFT_NONE) {
                 vkft_value root = root_of(l, src);
                 if (l->v[root].store == VKFT_STORE_ARENA && l->v[root].bytes >= round_up(bytes) &&
-                    g->values[src].store == VKFT_NONE) {
+                    (reshape || l->v[root].last == i)) {
                     p->store = VKFT_STORE_ALIAS;
                     p->alias = root;
                     int lu = last_use[v] < 0 ? i : last_use[v];

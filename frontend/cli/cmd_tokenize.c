@@ -6,7 +6,8 @@
  *   vkft detokenize --model PATH [--skip-special]
  *       one JSON array of ids per line -> the text as a JSON string per line
  *   vkft bench tokenize --model PATH [--text FILE] [--mb N] [--threads T]
- *       encode (cold and warm word cache, 1 and T threads) and decode speed in MB/s
+ *       encode (cold word cache, and the best of 3 warm runs; 1 and T threads) and decode
+ *       speed in MB/s
  * PATH is a model folder (tokenizer.json + configs) or a tokenizer.json file. Exit status:
  * 0 ok, 1 a bad input line or an unreadable model (the message names the line), 2 bad usage.
  */
@@ -361,8 +362,13 @@ int cmd_bench_tokenize(int argc, char **argv)
         }
         int threads = run ? a.threads : 1;
         t[2 * run] = time_encode(tok, &d, threads);       /* cold word cache */
-        t[2 * run + 1] = time_encode(tok, &d, threads);   /* warm */
-        if (t[2 * run] < 0 || t[2 * run + 1] < 0) {
+        t[2 * run + 1] = 1e30;
+        for (int k = 0; k < 3 && t[2 * run] >= 0; k++) {  /* warm: best of 3 (busy machines) */
+            double x = time_encode(tok, &d, threads);
+            if (x < 0) t[2 * run] = -1;
+            else if (x < t[2 * run + 1]) t[2 * run + 1] = x;
+        }
+        if (t[2 * run] < 0) {
             fprintf(stderr, "vkft bench tokenize: encoding failed\n");
             rc = 1;
         }

@@ -235,7 +235,7 @@ vkft_status tok_bpe_piece(const vkft_tokenizer *t, tok_work *w, const char *s, s
     size_t n0 = out->n;
     bool cacheable = len <= TOK_CACHE_MAX_WORD;
     if (cacheable) {
-        int r = tok_cache_get((tok_cache *)&t->cache, s, len, mapped, out);
+        int r = tok_cache_get(&w->cache, s, len, mapped, out);
         if (r > 0) return VKFT_OK;
         if (r < 0) goto oom;
     }
@@ -282,8 +282,7 @@ vkft_status tok_bpe_piece(const vkft_tokenizer *t, tok_work *w, const char *s, s
     }
     for (int32_t p = 0; p >= 0; p = w->sym_next[p]) out->v[out->n++] = w->sym_id[p];
 done:
-    if (cacheable) tok_cache_put((tok_cache *)&t->cache, s, len, mapped, out->v + n0,
-                                 out->n - n0);
+    if (cacheable) tok_cache_put(&w->cache, s, len, mapped, out->v + n0, out->n - n0);
     return VKFT_OK;
 oom:
     return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory encoding a %zu-byte piece",

@@ -78,6 +78,7 @@ void tok_work_free(tok_work *w)
     free(w->sym_prev);
     free(w->sym_next);
     free(w->heap);
+    tok_cache_free(&w->cache);
     if (w->md) pcre2_match_data_free(w->md);
     if (w->mc) pcre2_match_context_free(w->mc);
     if (w->jit_stack) pcre2_jit_stack_free(w->jit_stack);
@@ -176,6 +177,10 @@ static vkft_status split_added(const vkft_tokenizer *t, tok_work *w, const tok_t
     size_t done = 0;   /* s[0..done) is handled */
     vkft_status st;
     for (size_t i = 0; trie->n_nodes > 1 && i < len;) {
+        if (!trie->first_byte[(uint8_t)s[i]]) {
+            i++;
+            continue;
+        }
         size_t mlen = 0;
         int32_t k = tok_trie_longest(trie, s + i, len - i, &mlen);
         if (k < 0) {

@@ -263,6 +263,15 @@ static vkft_status build_tables(vkft_tokenizer *t, int32_t max_id, vkft_err *err
             t->ascii_ids[b] = tok_strmap_get(&t->vocab, &c, 1);
         }
     }
+    static const char meta[] = "\xe2\x96\x81";  /* U+2581 */
+    t->sp_split = tok_strmap_get(&t->vocab, meta, 3) >= 0 && !t->prefix_len && !t->suffix_len &&
+                  !t->ignore_merges;
+    for (size_t i = 0; t->sp_split && i < t->vocab.cap; i++) {
+        const tok_strmap_slot *s = &t->vocab.slots[i];
+        for (size_t k = 1; s->key && k + 3 <= s->len && t->sp_split; k++)
+            if (!memcmp(s->key + k, meta, 3) && (k < 3 || memcmp(s->key + k - 3, meta, 3)))
+                t->sp_split = false;
+    }
     if (tok_trie_build(&t->trie_raw, t->added, t->n_added, false) ||
         tok_trie_build(&t->trie_norm, t->added, t->n_added, true))
         return oom(err);
@@ -296,7 +305,7 @@ vkft_status vkft_tokenizer_load_json(const char *json, size_t len, const char *n
     t->unk_id = t->bos_id = t->eos_id = t->pad_id = -1;
     uint32_t jit = 0;
     t->jit = pcre2_config(PCRE2_CONFIG_JIT, &jit) >= 0 && jit;
-    if (tok_cache_init(&t->cache) || pthread_mutex_init(&t->pool_lock, NULL)) {
+    if (pthread_mutex_init(&t->pool_lock, NULL)) {
         st = oom(err);
         goto fail;
     }
@@ -369,7 +378,6 @@ void vkft_tokenizer_free(vkft_tokenizer *t)
     free(t->tmpl_post);
     free(t->eos_ids);
     free(t->chat_template);
-    tok_cache_free(&t->cache);
     if (t->pool_ready) {
         tok_work_pool_free(t);
         pthread_mutex_destroy(&t->pool_lock);

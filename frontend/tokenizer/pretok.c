@@ -194,11 +194,30 @@ oom:
     return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
 }
 
+/* The model on a piece of text; with t->sp_split, word by word (cut before each "▁" that
+ * follows another char). */
+static vkft_status model(const vkft_tokenizer *t, tok_work *w, const char *s, size_t len,
+                         vkft_ids *out, vkft_err *err)
+{
+    if (!t->sp_split || len <= TOK_CACHE_MAX_WORD / 4)
+        return tok_bpe_piece(t, w, s, len, false, out, err);
+    static const char meta[] = "\xe2\x96\x81";
+    size_t start = 0;
+    for (size_t k = 1; k + 3 <= len; k++) {
+        if (memcmp(s + k, meta, 3) || (k >= 3 && !memcmp(s + k - 3, meta, 3))) continue;
+        vkft_status st = tok_bpe_piece(t, w, s + start, k - start, false, out, err);
+        if (st) return st;
+        start = k;
+        k += 2;
+    }
+    return tok_bpe_piece(t, w, s + start, len - start, false, out, err);
+}
+
 static vkft_status run_step(const vkft_tokenizer *t, tok_work *w, size_t step, const char *s,
                             size_t len, bool at_origin, vkft_ids *out, vkft_err *err)
 {
     if (!len) return VKFT_OK;
-    if (step == t->n_pretoks) return tok_bpe_piece(t, w, s, len, false, out, err);
+    if (step == t->n_pretoks) return model(t, w, s, len, out, err);
     const tok_pretok *p = &t->pretoks[step];
     switch (p->kind) {
     case TOK_PRE_BYTELEVEL: return byte_level(t, w, step, s, len, at_origin, out, err);

@@ -93,10 +93,6 @@ void tok_strmap_free(tok_strmap *m)
 
 /* ---- merge map ---- */
 
-static size_t merge_slot(uint64_t key, size_t mask)
-{
-    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & mask;
-}
 
 static vkft_status mergemap_grow(tok_mergemap *m)
 {
@@ -112,7 +108,7 @@ static vkft_status mergemap_grow(tok_mergemap *m)
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        size_t j = merge_slot(m->keys[i], cap - 1);
+        size_t j = tok_pair_slot(m->keys[i], cap - 1);
         while (keys[j]) j = (j + 1) & (cap - 1);
         keys[j] = m->keys[i];
         rank[j] = m->rank[i];
@@ -132,7 +128,7 @@ vkft_status tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t ran
 {
     if ((m->n + 1) * 2 > m->cap && mergemap_grow(m) != VKFT_OK) return VKFT_ERR_NO_MEMORY;
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-    size_t i = merge_slot(key, m->cap - 1);
+    size_t i = tok_pair_slot(key, m->cap - 1);
     while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
     if (!m->keys[i]) m->n++;
     /* A repeated pair keeps its last rank, as HF's map built from the merge list does. */

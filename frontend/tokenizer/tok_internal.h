@@ -1,9 +1,9 @@
 /*
  * Tokenizer internals shared by the files of frontend/tokenizer (not a public header).
  *
- * A vkft_tokenizer is built once by load.c and then only read, apart from the word cache
- * (cache.c), whose shards each carry a mutex. The encode pipeline mirrors Hugging Face
- * tokenizers:
+ * A vkft_tokenizer is built once by load.c and then only read, apart from a mutex-guarded
+ * pool of scratch tok_work (each with its word cache) that encode calls borrow. The encode
+ * pipeline mirrors Hugging Face tokenizers:
  *
  *   text ─▶ split out non-normalized added tokens ─▶ normalizers ─▶ split out normalized added
  *   tokens ─▶ pre-tokenizers (pieces) ─▶ BPE per piece (word cache) ─▶ post-processor ids
@@ -53,13 +53,20 @@ typedef struct tok_mergemap {
     size_t cap, n;
 } tok_mergemap;
 vkft_status tok_mergemap_put(tok_mergemap *m, int32_t a, int32_t b, uint32_t rank, int32_t merged);
+/* The home slot of a pair key: the high half of the product folded into the low half, so both
+ * ids reach the low bits. */
+static inline size_t tok_pair_slot(uint64_t key, size_t mask)
+{
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h ^ (h >> 32)) & mask;
+}
 /* Returns false when the pair has no merge. */
 static inline bool tok_mergemap_get(const tok_mergemap *m, int32_t a, int32_t b, uint32_t *rank,
                                     int32_t *merged)
 {
     if (!m->cap) return false;
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-    size_t mask = m->cap - 1, i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & mask;
+    size_t mask = m->cap - 1, i = tok_pair_slot(key, mask);
     for (;; i = (i + 1) & mask) {
         if (m->keys[i] == key) {
             *rank = m->rank[i];
@@ -168,22 +175,16 @@ typedef struct tok_added {
 
 /* ---- the word cache (cache.c) ---- */
 
-#define TOK_CACHE_SHARDS 16
+/* Piece bytes (+ a flag) -> ids. Each tok_work owns one, so no locks: threads that encode at
+ * once use different tok_work (and so different caches), like HF's thread-local caches. */
 #define TOK_CACHE_MAX_WORD 255    /* longer pieces are not cached (like HF's MAX_LENGTH) */
-typedef struct tok_cache_shard {
-    pthread_mutex_t lock;
-    uint64_t *hashes;           /* per slot; 0 = empty */
-    uint32_t *offs;             /* per slot: offset in data of (u16 key len, u16 n ids, key,
-                                 * ids) */
-    size_t cap, n;
-    char *data;
-    size_t data_len, data_cap;
-} tok_cache_shard;
 typedef struct tok_cache {
-    tok_cache_shard shard[TOK_CACHE_SHARDS];
-    bool ready;
+    uint64_t *hashes;           /* per slot; 0 = empty */
+    uint32_t *offs;             /* per slot: offset in data of the entry */
+    size_t n;
+    char *data;
+    size_t data_len;
 } tok_cache;
-vkft_status tok_cache_init(tok_cache *c);
 void tok_cache_free(tok_cache *c);
 /* Appends the cached ids of key to out: 1 when found, 0 when not, <0 on allocation failure. */
 int tok_cache_get(tok_cache *c, const char *key, size_t len, uint8_t flag, vkft_ids *out);
@@ -211,6 +212,11 @@ struct vkft_tokenizer {
     int32_t byte_ids[256];      /* ByteLevel: id of the char standing for each byte, or -1 */
     int32_t fallback_ids[256];  /* byte_fallback: id of <0xNN>, or -1 */
     int32_t ascii_ids[128];     /* id of each ASCII char as a whole token (no prefix/suffix) */
+    /* No vocab token holds "▁" right after another char than "▁", "▁" is a token, and there
+     * are no affixes or ignore_merges: then no merge crosses such a spot, and a long piece
+     * (SentencePiece-style tokenizers have no pre-tokenizer) can be cut there into words that
+     * BPE and the cache handle one by one, with the same result. */
+    bool sp_split;
 
     /* added tokens */
     tok_added *added;
@@ -238,7 +244,6 @@ struct vkft_tokenizer {
     size_t n_eos_ids;
     char *chat_template;
 
-    tok_cache cache;
     bool jit;                   /* PCRE2 JIT available */
     /* Scratch reused across encode calls (encode.c): up to TOK_WORK_POOL idle tok_work. */
     pthread_mutex_t pool_lock;
@@ -291,6 +296,7 @@ typedef struct tok_work {
     uint64_t *heap;             /* (rank << 32 | pos) */
     size_t sym_cap;
     tok_buf key;                /* byte-level mapping of a piece */
+    tok_cache cache;            /* this work's word cache */
 } tok_work;
 vkft_status tok_work_init(tok_work *w, const vkft_tokenizer *t);
 void tok_work_free(tok_work *w);

@@ -3,12 +3,14 @@
  * with the graph API, differentiated by autograd, planned, compiled and run on the CPU backend
  * and on Vulkan. Checks gradients against finite differences, CPU against Vulkan, determinism of
  * whole training runs, accumulation (2 x 4 == 1 x 8), record-once (steps 2..N create nothing),
- * the planner's reuse and the over-budget refusal.
+ * the planner's reuse and the over-budget refusal; reshapes (COPY) as free views whose storage
+ * no in-place op may take over while the view lives.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/plan.h"
 #include "test_util.h"
 #include "vkft/graph.h"
 
@@ -220,6 +222,51 @@ static void test_bad_graphs(void) {
     vkft_graph_destroy(g);
 }
 
+/*
+ * y = reshape(x) is a view of x (no copy, the node is skipped); z = x + b could be done in place
+ * into x (x's last reader), but y still lives, so it must get storage of its own.
+ */
+static void test_reshape_alias(test_env *env) {
+    vkft_graph *g;
+    CHECK(vkft_graph_create(&g) == VKFT_OK);
+    vkft_value a = vkft_graph_leaf(g, "a", VKFT_ROLE_INPUT, VKFT_F32, 2, (int64_t[]){4, 6});
+    vkft_value b = vkft_graph_leaf(g, "b", VKFT_ROLE_INPUT, VKFT_F32, 2, (int64_t[]){4, 6});
+    vkft_value x = vkft_graph_op1(g, VKFT_OP_SCALE, &(vkft_scale_params){2.0f, 0.0f}, &a, 1);
+    vkft_shape_params sp = {.ndim = 2, .shape = {6, 4}};
+    vkft_value y = vkft_graph_op1(g, VKFT_OP_COPY, &sp, &x, 1);
+    vkft_value z = vkft_graph_op1(g, VKFT_OP_ADD, NULL, (vkft_value[]){x, b}, 2);
+    vkft_value z2 = vkft_graph_op1(g, VKFT_OP_SCALE, &(vkft_scale_params){1.0f, 0.0f}, &z, 1);
+    vkft_value y2 = vkft_graph_op1(g, VKFT_OP_SCALE, &(vkft_scale_params){1.0f, 1.0f}, &y, 1);
+    CHECK(!vkft_graph_keep(g, y2, "y2") && !vkft_graph_keep(g, z2, "z"));
+    vkft_layout l;
+    vkft_err e;
+    CHECK(vkft_layout_plan(g, &l, &e) == VKFT_OK);
+    CHECK(l.v[y].store == VKFT_STORE_ALIAS && l.v[y].alias == x);  /* a view */
+    CHECK(l.v[z].store == VKFT_STORE_ARENA);  /* not in place into x: y still reads it */
+    vkft_layout_free(&l);
+    float ha[24], hb[24], want_y[24], want_z[24], got[24];
+    for (int i = 0; i < 24; i++) {
+        ha[i] = (float)i;
+        hb[i] = 100.0f + (float)i;
+        want_y[i] = 2.0f * ha[i] + 1.0f;
+        want_z[i] = 2.0f * ha[i] + hb[i];
+    }
+    vkft_device *devs[2] = {env->cpu, env->vk};
+    for (int d = 0; d < 2 && devs[d]; d++) {
+        vkft_plan *p = NULL;
+        CHECK_OK(vkft_compile(devs[d], g, NULL, NULL, &p), devs[d]);
+        if (!p) continue;
+        CHECK(!vkft_plan_upload(p, "a", ha, sizeof ha) && !vkft_plan_upload(p, "b", hb, sizeof hb));
+        CHECK(vkft_plan_run(p, 0) == VKFT_OK);
+        CHECK(!vkft_plan_download(p, "y2", got, sizeof got));
+        test_compare("reshape view: y", got, want_y, 24, 0.0f, 0.0f);
+        CHECK(!vkft_plan_download(p, "z", got, sizeof got));
+        test_compare("reshape view: z", got, want_z, 24, 0.0f, 0.0f);
+        vkft_plan_destroy(p);
+    }
+    vkft_graph_destroy(g);
+}
+
 int main(void) {
     test_env env;
     test_env_open(&env);
@@ -228,5 +275,6 @@ int main(void) {
     if (env.vk) test_gradients(env.vk);
     test_training(&env);
     test_budget(&env);
+    test_reshape_alias(&env);
     return test_finish(&env);
 }
