@@ -118,6 +118,8 @@ vkft_status tok_load_normalizer(vkft_tokenizer *t, const vkft_json *j, const cha
     }
     if (!strcmp(type, "NFC")) {
         n->kind = TOK_NORM_NFC;
+        if (!t->nfc && !(t->nfc = tok_nfc_tables_new()))
+            return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
         return VKFT_OK;
     }
     if (!strcmp(type, "Strip")) {

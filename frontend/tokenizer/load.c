@@ -365,6 +365,7 @@ void vkft_tokenizer_free(vkft_tokenizer *t)
         free(t->norms[i].str);
     }
     free(t->norms);
+    free(t->nfc);
     for (size_t i = 0; i < t->n_pretoks; i++) tok_pattern_free(&t->pretoks[i].pat);
     free(t->pretoks);
     for (size_t i = 0; i < t->n_decs; i++) {

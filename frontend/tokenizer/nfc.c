@@ -19,7 +19,7 @@ extern const size_t tok_nfc_decomp_count, tok_nfc_comp_count, tok_nfc_ccc_count,
 enum { SBASE = 0xAC00, LBASE = 0x1100, VBASE = 0x1161, TBASE = 0x11A7, LCOUNT = 19,
        VCOUNT = 21, TCOUNT = 28, NCOUNT = VCOUNT * TCOUNT, SCOUNT = LCOUNT * NCOUNT };
 
-static bool in_maybe(uint32_t cp)
+static bool in_maybe_sorted(uint32_t cp)
 {
     size_t lo = 0, hi = tok_nfc_maybe_count;
     while (lo < hi) {
@@ -31,7 +31,7 @@ static bool in_maybe(uint32_t cp)
     return false;
 }
 
-static uint32_t ccc(uint32_t cp)
+static uint32_t ccc_sorted(uint32_t cp)
 {
     if (cp < 0x300) return 0;
     size_t lo = 0, hi = tok_nfc_ccc_count;
@@ -42,6 +42,30 @@ static uint32_t ccc(uint32_t cp)
         else return tok_nfc_ccc[mid][2];
     }
     return 0;
+}
+
+tok_nfc_tables *tok_nfc_tables_new(void)
+{
+    tok_nfc_tables *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    for (size_t i = 0; i < tok_nfc_maybe_count; i++)
+        for (uint32_t cp = tok_nfc_maybe[i][0]; cp <= tok_nfc_maybe[i][1] && cp < 0x10000; cp++)
+            t->maybe[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+    for (size_t i = 0; i < tok_nfc_ccc_count; i++)
+        for (uint32_t cp = tok_nfc_ccc[i][0]; cp <= tok_nfc_ccc[i][1] && cp < 0x10000; cp++)
+            t->ccc[cp] = (uint8_t)tok_nfc_ccc[i][2];
+    return t;
+}
+
+static bool in_maybe(const tok_nfc_tables *t, uint32_t cp)
+{
+    if (cp < 0x10000) return t->maybe[cp >> 3] >> (cp & 7) & 1;
+    return in_maybe_sorted(cp);
+}
+
+static uint32_t ccc(const tok_nfc_tables *t, uint32_t cp)
+{
+    return cp < 0x10000 ? t->ccc[cp] : ccc_sorted(cp);
 }
 
 static const uint32_t *decomp_of(uint32_t cp)
@@ -107,7 +131,8 @@ static bool decompose(uint32_t cp, cps *out, int depth)
     return decompose(d[1], out, depth + 1) && (!d[2] || decompose(d[2], out, depth + 1));
 }
 
-vkft_status tok_nfc(const char *s, size_t len, char **out, size_t *out_len)
+vkft_status tok_nfc(const tok_nfc_tables *tab, const char *s, size_t len, char **out,
+                    size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
@@ -116,7 +141,7 @@ vkft_status tok_nfc(const char *s, size_t len, char **out, size_t *out_len)
         uint32_t cp;
         size_t k = tok_utf8_decode(s + i, len - i, &cp);
         if (!k) k = 1;
-        if (cp >= 0x300 && in_maybe(cp)) break;
+        if (cp >= 0x300 && in_maybe(tab, cp)) break;
         i += k;
     }
     if (i == len) return VKFT_OK;
@@ -129,10 +154,10 @@ vkft_status tok_nfc(const char *s, size_t len, char **out, size_t *out_len)
     }
     /* canonical ordering: stable insertion sort of each run of non-starters */
     for (size_t a = 1; a < c.n; a++) {
-        uint32_t x = c.v[a], cx = ccc(x);
+        uint32_t x = c.v[a], cx = ccc(tab, x);
         if (!cx) continue;
         size_t b = a;
-        while (b > 0 && ccc(c.v[b - 1]) > cx) {
+        while (b > 0 && ccc(tab, c.v[b - 1]) > cx) {
             c.v[b] = c.v[b - 1];
             b--;
         }
@@ -142,7 +167,7 @@ vkft_status tok_nfc(const char *s, size_t len, char **out, size_t *out_len)
     size_t n = 0, starter = SIZE_MAX;
     uint32_t last_cc = 0;
     for (size_t a = 0; a < c.n; a++) {
-        uint32_t x = c.v[a], cx = ccc(x);
+        uint32_t x = c.v[a], cx = ccc(tab, x);
         if (starter != SIZE_MAX) {
             bool adjacent = n == starter + 1;
             if (adjacent || (last_cc != 0 && last_cc < cx)) {

@@ -77,7 +77,7 @@ vkft_status tok_normalize(const vkft_tokenizer *t, tok_work *w, const char *s, s
         case TOK_NORM_NFC: {
             char *nfc;
             size_t nfc_len;
-            if (tok_nfc(cur, cur_len, &nfc, &nfc_len))
+            if (tok_nfc(t->nfc, cur, cur_len, &nfc, &nfc_len))
                 return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
             if (!nfc) continue;  /* already NFC */
             st = tok_buf_append(dst, nfc, nfc_len);

@@ -101,9 +101,17 @@ bool tok_is_space(uint32_t cp);        /* Unicode White_Space (Rust's char::is_w
 /* GPT-2's byte-to-unicode map: the code point standing for byte b, and back (-1: none). */
 uint32_t tok_byte_to_cp(uint8_t b);
 int tok_cp_to_byte(uint32_t cp);
+/* NFC lookup tables for the Basic Multilingual Plane (built by tok_nfc_tables_new for
+ * tokenizers with an NFC normalizer; other planes use the sorted tables directly). */
+typedef struct tok_nfc_tables {
+    uint8_t maybe[0x10000 / 8];  /* bit: NFC may change or combine this char */
+    uint8_t ccc[0x10000];        /* canonical combining class */
+} tok_nfc_tables;
+tok_nfc_tables *tok_nfc_tables_new(void);   /* NULL when out of memory; free() it */
 /* NFC: writes the normalized form of s to a malloc'd *out (NULL with *out_len 0 when s is
  * already NFC, so callers can keep s). */
-vkft_status tok_nfc(const char *s, size_t len, char **out, size_t *out_len);
+vkft_status tok_nfc(const tok_nfc_tables *tab, const char *s, size_t len, char **out,
+                    size_t *out_len);
 
 /* A growable byte buffer. */
 typedef struct tok_buf {
@@ -227,6 +235,7 @@ struct vkft_tokenizer {
 
     tok_normalizer *norms;
     size_t n_norms;
+    tok_nfc_tables *nfc;        /* when a normalizer is NFC */
     tok_pretok *pretoks;
     size_t n_pretoks;
     pcre2_code *gpt2_re;        /* ByteLevel's own regex (when a ByteLevel step uses it) */

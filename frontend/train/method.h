@@ -23,28 +23,25 @@
 
 typedef struct vkft_method vkft_method;
 
-/* One LoRA-adapted site (for export and tests). */
-typedef struct vkft_lora_site {
-    char site[160];            /* module path */
-    int64_t in, out;
-    bool conv1d;
-    vkft_value a, b;            /* the leaves */
-    char a_name[200], b_name[200];
-} vkft_lora_site;
-
 vkft_status vkft_method_create(const vkft_job_method *spec, const vkft_model_config *cfg,
                                vkft_method **out, vkft_err *err);
+/* The method that reloads the adapter folder dir (adapter_config.json's peft_type picks it),
+ * built in eval mode (no dropout): build with its hooks, compile, then init_params uploads the
+ * adapter's tensors. */
+vkft_status vkft_method_from_adapter(const char *dir, const vkft_model_config *cfg,
+                                     vkft_method **out, vkft_err *err);
+/* Builds without dropout (evaluation, generation). Call before the build. */
+void vkft_method_set_eval(vkft_method *m, bool eval);
+/* The sub-folder of output.dir the result is saved to ("adapter" or "model"). */
+const char *vkft_method_output_name(const vkft_method *m);
 void vkft_method_free(vkft_method *m);
 const vkft_model_hooks *vkft_method_hooks(vkft_method *m);
 /* Name of the DROPOUT seed input ("dropout_seed", i32 [2] = {seed, step}) or NULL when the
  * graph has no dropout. */
 const char *vkft_method_dropout_input(const vkft_method *m);
-/* After a build: fails if a target matched no site (naming the target and listing the sites'
- * short names). */
-vkft_status vkft_method_check_targets(const vkft_method *m, vkft_err *err);
-/* The LoRA sites made by the last build (0 for other methods). */
-int vkft_method_lora_sites(const vkft_method *m, const vkft_lora_site **sites);
-double vkft_method_lora_scale(const vkft_method *m);
+/* After a build: fails if e.g. a target matched no site (naming the target and the model's
+ * layer names). */
+vkft_status vkft_method_after_build(vkft_method *m, const vkft_model_built *b, vkft_err *err);
 
 /* Uploads the method's own parameters' initial values (LoRA A and B, from method.init when
  * given, else the random init from seed). Call after the base weights are loaded. */

@@ -133,7 +133,7 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
     if ((rc = vkft_model_build(&t->cfg, t->graph, &bo, vkft_method_hooks(t->method), &t->model,
                                err)))
         return rc;
-    if ((rc = vkft_method_check_targets(t->method, err))) return rc;
+    if ((rc = vkft_method_after_build(t->method, &t->model, err))) return rc;
     vkft_value seed = vkft_graph_leaf(t->graph, "loss_seed", VKFT_ROLE_INPUT, VKFT_F32, 1,
                                       (int64_t[]){1});
     if (seed == VKFT_NONE || vkft_graph_backward(t->graph, t->model.loss_sum, seed))
@@ -299,7 +299,7 @@ static vkft_status save_checkpoint(vkft_trainer *t, vkft_err *err)
 
 static vkft_status save_result(vkft_trainer *t, vkft_err *err)
 {
-    const char *sub = t->job->method.kind == VKFT_METHOD_FULL ? "model" : "adapter";
+    const char *sub = vkft_method_output_name(t->method);
     char *dir = vkft_path_join(t->job->output_dir, sub);
     if (!dir) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     vkft_status rc = vkft_method_save(t->method, &t->model, t->plan, dir, t->job->model_path,

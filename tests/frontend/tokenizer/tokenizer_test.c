@@ -120,6 +120,16 @@ static void test_model(void)
     vkft_tokenizer_free(legacy);
     vkft_tokenizer_free(tuple);
     vkft_tokenizer_free(fused);
+    /* continuing_subword_prefix: chars after the first carry it; a merge drops it from its
+     * right part ("a ##b" -> "ab", "##a ##b" -> "##ab") */
+    vkft_tokenizer *pre = load("{\"model\": {\"type\": \"BPE\", \"continuing_subword_prefix\": "
+                               "\"##\", \"vocab\": {\"a\": 0, \"##b\": 1, \"ab\": 2, \"##c\": 3, "
+                               "\"abc\": 4, \"##a\": 5, \"##ab\": 6}, \"merges\": [\"a ##b\", "
+                               "\"ab ##c\", \"##a ##b\"]}}");
+    const int32_t p1[] = {4}, p2[] = {0, 6};
+    CHECK(enc_is(pre, "abc", 3, false, p1, 1));
+    CHECK(enc_is(pre, "aab", 3, false, p2, 2));
+    vkft_tokenizer_free(pre);
 }
 
 static void test_load_errors(void)
