@@ -40,5 +40,6 @@ void main() {
     h ^= h >> 13;
     h *= 0xc2b2ae35u;
     h ^= h >> 16;
-    y[i] = h >= p.threshold ? x[i] * p.scale : 0.0;
+    // A negative step (evaluation) keeps every element unscaled: an exact copy.
+    y[i] = int(s[1]) < 0 ? x[i] : (h >= p.threshold ? x[i] * p.scale : 0.0);
 }

@@ -251,8 +251,10 @@ async function expected(file, texts) {
     cases.push({text, ids: plain, ids_special: special,
       decoded: await tok.decode(plain, false), decoded_skip: await tok.decode(special, true)});
   }
-  return {format: FORMAT, version: VERSION, tokenizer: file, hf: 'tokenizers (Node) ' +
-    JSON.parse(fs.readFileSync(path.join(pkg('tokenizers'), 'package.json'))).version, vocab_size: tok.getVocabSize(true), cases};
+  const hfVersion = JSON.parse(fs.readFileSync(path.join(pkg('tokenizers'), 'package.json')))
+    .version;
+  return {format: FORMAT, version: VERSION, tokenizer: file, hf: 'tokenizers (Node) ' + hfVersion,
+    vocab_size: tok.getVocabSize(true), cases};
 }
 
 function write(name, obj) {

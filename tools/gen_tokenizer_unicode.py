@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Writes frontend/tokenizer/nfc_tables.c: the Unicode data NFC needs (canonical
 decompositions, canonical combining classes, primary compositions, and the "may change
-under NFC" ranges for the quick check), from Python's unicodedata.
+under NFC" ranges for the quick check), from Python's unicodedata; and
+tests/fixtures/tokenizer/nfc_cases.json: seeded random strings of bases, precomposed letters,
+combining marks of many classes, Hangul jamo and syllables, singletons and exclusions, each
+with Python's NFC of it (the oracle for tests/frontend/tokenizer/tokenizer_test.c).
 
-usage: tools/gen_tokenizer_unicode.py [OUT]   (default: frontend/tokenizer/nfc_tables.c)
-Run it with the newest Python at hand (its unicodedata version is recorded in the file).
+usage: tools/gen_tokenizer_unicode.py [TABLES.c [CASES.json]]
+Run it with the newest Python at hand (its unicodedata version is recorded in the files).
 """
+import json
 import os
+import random
 import sys
 import unicodedata as ud
 
@@ -92,5 +97,29 @@ def main():
           (out, len(decomp), len(comp), len(ccc), len(ranges)))
 
 
+POOL = ('a', 'e', 'A', 'o', 'u', 'z', ' ', '\u00e9', '\u00c5', '\u01fa', '\u1e0a', '\u1ec7',
+        '\u0300', '\u0301', '\u0302', '\u0307', '\u0308', '\u030a', '\u0316', '\u031b',
+        '\u0323', '\u0327', '\u0328', '\u0345', '\u0344', '\u05b0', '\u05bc', '\u0e38',
+        '\u0e48', '\u093c', '\u0915', '\u0958', '\u0b47', '\u0b3e', '\u0b57', '\u1100',
+        '\u1112', '\u1161', '\u1175', '\u11a8', '\u11c2', '\uac00', '\uac01', '\ud7a3',
+        '\u212b', '\u2126', '\uf900', '\u3099', '\u304b', '\u30cf', '\u0f73', '\u0f71',
+        '\u0f72', '\U0001d15e', '\U00011099', '\U000110ba', '\u4e16', '\u00a0')
+
+
+def cases(out):
+    rnd = random.Random(7)
+    items = []
+    for _ in range(1500):
+        s = ''.join(rnd.choice(POOL) for _ in range(rnd.randint(1, 8)))
+        items.append([s, ud.normalize('NFC', s)])
+    with open(out, 'w') as f:
+        json.dump({'format': 'vkft-nfc-cases', 'version': 1, 'unicode': ud.unidata_version,
+                   'cases': items}, f, ensure_ascii=False)
+        f.write('\n')
+    print('wrote %s: %d cases' % (out, len(items)))
+
+
 if __name__ == '__main__':
     main()
+    cases(sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        os.path.dirname(__file__), '..', 'tests', 'fixtures', 'tokenizer', 'nfc_cases.json'))

@@ -23,11 +23,11 @@ VKFT_CPU_KERNEL(dropout) {
     (void)err;
     const vkft_dropout_params *p = call->params;
     const vkft_tensor *x = call->in[0], *y = call->out[0];
-    if (p->p == 0.0f) {  /* an exact copy */
+    const int32_t *s = vkft_cpu_i32(call->in[1]);
+    if (p->p == 0.0f || s[1] < 0) {  /* an exact copy (p = 0, or evaluation) */
         if (x != y) memcpy(y->host, x->host, x->bytes);
         return VKFT_OK;
     }
-    const int32_t *s = vkft_cpu_i32(call->in[1]);
     dropout_job j = {vkft_cpu_f32(x), vkft_cpu_f32(y), vkft_dropout_threshold(p->p), p->stream,
                      (uint32_t)s[1], (uint32_t)s[0], vkft_dropout_scale(p->p)};
     vkft_parallel_for(cpu->pool, vkft_desc_numel(&x->desc), 1 << 14, dropout_range, &j);

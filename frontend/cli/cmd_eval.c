@@ -1,207 +1,174 @@
 /*
- * `vkft eval --model DIR --data FILE.jsonl [--seq N] [--batch B] [--device D] [--json]`: mean
- * token loss and perplexity of the model on {"text": ...} lines. Each text is tokenized
- * (with the tokenizer's special tokens, as in training) and cut into windows of --seq
- * positions (default min(256, max positions)); every token after the first of its text is
- * predicted once, from at most --seq earlier tokens of its window.
+ * `vkft eval --model DIR [--adapter DIR] --data FILE.jsonl [--format F] [--seq N] [--batch B]
+ *  [--packing] [--prompt-loss-weight W] [--device D] [--json]`: the mean token loss and
+ * perplexity of a model (with a saved adapter on top) on a dataset, read exactly as training
+ * reads it (frontend/data: the same formats, masks, truncation to --seq, shift), so the loss
+ * of a job's eval data here equals the trainer's eval_loss. Defaults: format auto, seq
+ * min(1024, max positions), batch 4, no packing (--packing cuts long texts into rows of --seq
+ * tokens instead of truncating them).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "data/data.h"
 #include "model_open.h"
-#include "util/file.h"
-#include "util/json.h"
+#include "train/method.h"
 
-typedef struct evaluator {
-    vkft_plan *plan;
-    vkft_model_built m;
-    int64_t B, T;
-    int32_t *tokens, *labels;
-    float *weights;
-    int64_t rows;           /* rows filled in the current batch */
-    double loss, count;
-} evaluator;
+typedef struct eval_args {
+    const char *model, *adapter, *data, *device;
+    vkft_data_format format;
+    long seq, batch;
+    double prompt_loss_weight;
+    bool packing, json;
+} eval_args;
 
-static int flush(evaluator *e, vkft_err *err) {
-    if (!e->rows) return 0;
-    size_t n = (size_t)(e->B * e->T);
-    for (size_t i = (size_t)(e->rows * e->T); i < n; i++) {   /* empty rows predict nothing */
-        e->tokens[i] = 0;
-        e->labels[i] = -100;
-        e->weights[i] = 0;
-    }
-    float ls[2];
-    if (vkft_plan_upload(e->plan, "tokens", e->tokens, n * 4) ||
-        vkft_plan_upload(e->plan, "labels", e->labels, n * 4) ||
-        vkft_plan_upload(e->plan, "loss_weights", e->weights, n * 4) ||
-        vkft_plan_run(e->plan, 0) || vkft_plan_download(e->plan, "loss_sum", &ls[0], 4) ||
-        vkft_plan_download(e->plan, "count", &ls[1], 4)) {
-        vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_plan_error(e->plan));
-        return 1;
-    }
-    e->loss += ls[0];
-    e->count += ls[1];
-    e->rows = 0;
-    return 0;
+static int usage(void) {
+    fprintf(stderr, "usage: vkft eval --model DIR [--adapter DIR] --data FILE.jsonl [--format "
+            "auto|tokens|text|completion|alpaca|chat] [--seq N] [--batch B] [--packing] "
+            "[--prompt-loss-weight W] [--device D] [--json]\n");
+    return 2;
 }
 
-/* Adds the windows of one text's ids to the batch, running full batches. */
-static int add_text(evaluator *e, const int32_t *ids, size_t n, vkft_err *err) {
-    for (size_t start = 0; start + 1 < n; start += (size_t)e->T) {
-        size_t row = (size_t)(e->rows * e->T);
-        for (size_t t = 0; t < (size_t)e->T; t++) {
-            size_t i = start + t;
-            e->tokens[row + t] = i < n ? ids[i] : 0;
-            e->labels[row + t] = i + 1 < n ? ids[i + 1] : -100;
-            e->weights[row + t] = i + 1 < n ? 1.0f : 0.0f;
-        }
-        if (++e->rows == e->B && flush(e, err)) return 1;
-    }
-    return 0;
-}
-
-static int eval_file(evaluator *e, const cli_model *m, const char *path, vkft_err *err) {
-    char *text = NULL;
-    size_t len = 0;
-    if (vkft_file_read(path, &text, &len, err)) return 1;
-    int rc = 0, line = 0;
-    vkft_ids ids = {0};
-    for (char *p = text; p < text + len && !rc;) {
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(text + len - p);
-        line++;
-        char *next = nl ? nl + 1 : text + len;
-        size_t k = 0;
-        while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r')) k++;
-        if (k == n) {
-            p = next;
-            continue;
-        }
-        char name[600];
-        snprintf(name, sizeof name, "%s:%d", path, line);
-        vkft_json_doc *doc = NULL;
-        if (vkft_json_parse(p, n, name, &doc, err)) {
-            rc = 1;
-            break;
-        }
-        const vkft_json *t = vkft_json_get(vkft_json_root(doc), "text");
-        if (!t || t->type != VKFT_JSON_STRING) {
-            vkft_err_set(err, VKFT_ERR_INVALID_ARG, "%s: expected an object with a \"text\" "
-                         "string", name);
-            rc = 1;
-        } else {
-            ids.n = 0;
-            if (vkft_tokenizer_encode(m->tok, t->str, t->len, true, &ids, err)) {
-                vkft_err_prefix(err, VKFT_ERR_INVALID_ARG, "%s", name);
-                rc = 1;
-            } else {
-                rc = add_text(e, ids.v, ids.n, err);
+static int parse(int argc, char **argv, eval_args *a) {
+    *a = (eval_args){.batch = 4};
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(k, "--json")) { a->json = true; continue; }
+        if (!strcmp(k, "--packing")) { a->packing = true; continue; }
+        if (!v) return usage();
+        i++;
+        char *end = NULL;
+        if (!strcmp(k, "--model")) a->model = v;
+        else if (!strcmp(k, "--adapter")) a->adapter = v;
+        else if (!strcmp(k, "--data")) a->data = v;
+        else if (!strcmp(k, "--device")) a->device = v;
+        else if (!strcmp(k, "--format")) {
+            if (!vkft_data_format_parse(v, &a->format)) {
+                fprintf(stderr, "vkft eval: unknown --format '%s'\n", v);
+                return 2;
             }
+        } else if (!strcmp(k, "--seq") || !strcmp(k, "--batch")) {
+            long x = strtol(v, &end, 10);
+            if (*end || x < (!strcmp(k, "--seq") ? 2 : 1) || x > 1 << 20) {
+                fprintf(stderr, "vkft eval: %s must be a positive integer, got '%s'\n", k, v);
+                return 2;
+            }
+            *(!strcmp(k, "--seq") ? &a->seq : &a->batch) = x;
+        } else if (!strcmp(k, "--prompt-loss-weight")) {
+            a->prompt_loss_weight = strtod(v, &end);
+            if (*end || !(a->prompt_loss_weight >= 0 && a->prompt_loss_weight <= 1)) {
+                fprintf(stderr, "vkft eval: --prompt-loss-weight must be in [0, 1]\n");
+                return 2;
+            }
+        } else {
+            return usage();
         }
-        vkft_json_free(doc);
-        p = next;
     }
-    vkft_ids_free(&ids);
-    free(text);
-    return rc || flush(e, err);
+    return a->model && a->data ? 0 : usage();
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *device = NULL;
-    long seq = 0, batch = 4;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: vkft eval --model DIR --data FILE.jsonl [--seq N] [--batch B] "
-                   "[--device D] [--json]\n");
-            return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "vkft eval: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        char *end = NULL;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--device")) device = v;
-        else if (!strcmp(a, "--seq") || !strcmp(a, "--batch")) {
-            errno = 0;
-            long x = strtol(v, &end, 10);
-            if (errno || *end || x < 1 || x > (1 << 20)) {
-                fprintf(stderr, "vkft eval: %s: expected a positive integer, got '%s'\n", a, v);
-                return 2;
-            }
-            *(!strcmp(a, "--seq") ? &seq : &batch) = x;
-        } else {
-            fprintf(stderr, "vkft eval: unknown option '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!model || !data) {
-        fprintf(stderr, "vkft eval: --model and --data are required\n");
-        return 2;
-    }
+    eval_args a;
+    int code = parse(argc, argv, &a);
+    if (code) return code;
     cli_model m;
-    if (cli_model_open("eval", model, device, &m)) return 1;
-    evaluator e = {.B = batch};
-    e.T = seq ? seq : m.cfg.max_positions < 256 ? m.cfg.max_positions : 256;
+    if (cli_model_open("eval", a.model, a.device, &m)) return 1;
     vkft_err err = {{0}};
+    vkft_method *method = NULL;
+    vkft_dataset *ds = NULL;
     vkft_graph *g = NULL;
-    int rc = 1;
-    vkft_model_build_options o;
-    vkft_model_build_options_default(&o);
-    o.batch = e.B;
-    o.seq = e.T;
-    o.frozen_dtype = vkft_model_config_file_dtype(&m.cfg);
-    size_t n = (size_t)(e.B * e.T);
-    e.tokens = malloc(n * 4);
-    e.labels = malloc(n * 4);
-    e.weights = malloc(n * 4);
-    if (!e.tokens || !e.labels || !e.weights || vkft_graph_create(&g)) {
+    vkft_plan *plan = NULL;
+    vkft_model_built built = {0};
+    int32_t *tokens = NULL, *labels = NULL, *task = NULL;
+    float *weights = NULL;
+    int64_t T = a.seq ? a.seq : (m.cfg.max_positions < 1024 ? m.cfg.max_positions : 1024);
+    code = 1;
+    vkft_data_source src = {.path = a.data, .format = a.format, .prompt_loss_weight = -1};
+    vkft_data_options o;
+    vkft_data_options_default(&o);
+    o.seq_len = T;
+    o.packing = a.packing;
+    o.prompt_loss_weight = (float)a.prompt_loss_weight;
+    o.vocab_size = (int32_t)m.cfg.vocab;
+    vkft_model_build_options bo;
+    vkft_model_build_options_default(&bo);
+    bo.batch = a.batch;
+    bo.seq = T;
+    bo.frozen_dtype = vkft_model_config_file_dtype(&m.cfg);
+    size_t n = (size_t)(a.batch * T);
+    if (vkft_dataset_open(&src, 1, &o, m.tok, &ds, &err) ||
+        (a.adapter && vkft_method_from_adapter(a.adapter, &m.cfg, &method, &err))) {
+        fprintf(stderr, "vkft eval: %s\n", err.msg);
+        goto done;
+    }
+    tokens = malloc(n * sizeof *tokens);
+    labels = malloc(n * sizeof *labels);
+    weights = malloc(n * sizeof *weights);
+    task = malloc((size_t)a.batch * sizeof *task);
+    if (!tokens || !labels || !weights || !task || vkft_graph_create(&g)) {
         fprintf(stderr, "vkft eval: out of memory\n");
         goto done;
     }
-    if (vkft_model_build(&m.cfg, g, &o, NULL, &e.m, &err)) {
+    if (vkft_model_build(&m.cfg, g, &bo, method ? vkft_method_hooks(method) : NULL, &built,
+                         &err) ||
+        (method && vkft_method_after_build(method, &built, &err))) {
         fprintf(stderr, "vkft eval: %s\n", err.msg);
         goto done;
     }
-    if (vkft_compile(m.dev, g, NULL, NULL, &e.plan)) {
+    if (vkft_compile(m.dev, g, NULL, NULL, &plan)) {
         fprintf(stderr, "vkft eval: %s\n", vkft_device_error(m.dev));
         goto done;
     }
-    if (vkft_model_load_weights(&e.m, m.st, e.plan, &err) || eval_file(&e, &m, data, &err)) {
+    if (vkft_model_load_weights(&built, m.st, plan, &err) ||
+        (method && vkft_method_init_params(method, plan, 0, &err))) {
         fprintf(stderr, "vkft eval: %s\n", err.msg);
         goto done;
     }
-    if (e.count <= 0) {
-        fprintf(stderr, "vkft eval: %s has no text to predict (each text needs 2+ tokens)\n",
-                data);
+    double sum = 0, count = 0;
+    for (;;) {
+        vkft_batch b = {.tokens = tokens, .labels = labels, .weights = weights, .task = task};
+        bool finished = false;
+        if (vkft_dataset_eval_next(ds, a.batch, &b, &finished, &err)) {
+            fprintf(stderr, "vkft eval: %s\n", err.msg);
+            goto done;
+        }
+        if (finished) break;
+        float ls, c;
+        if (vkft_plan_upload(plan, "tokens", tokens, n * sizeof *tokens) ||
+            vkft_plan_upload(plan, "labels", labels, n * sizeof *labels) ||
+            vkft_plan_upload(plan, "loss_weights", weights, n * sizeof *weights) ||
+            vkft_plan_run(plan, 0) || vkft_plan_download(plan, "loss_sum", &ls, sizeof ls) ||
+            vkft_plan_download(plan, "count", &c, sizeof c)) {
+            fprintf(stderr, "vkft eval: %s\n", vkft_plan_error(plan));
+            goto done;
+        }
+        sum += ls;
+        count += c;
+    }
+    if (count <= 0) {
+        fprintf(stderr, "vkft eval: %s has no token to predict\n", a.data);
         goto done;
     }
-    double mean = e.loss / e.count;
-    if (json)
-        printf("{\"loss\": %.6f, \"perplexity\": %.6f, \"tokens\": %.0f}\n", mean, exp(mean),
-               e.count);
+    double mean = sum / count;
+    if (a.json)
+        printf("{\"loss\": %.9g, \"perplexity\": %.9g, \"tokens\": %.0f}\n", mean, exp(mean),
+               count);
     else
-        printf("loss %.4f  perplexity %.3f  tokens %.0f\n", mean, exp(mean), e.count);
-    rc = 0;
+        printf("loss %.4f  perplexity %.3f  tokens %.0f\n", mean, exp(mean), count);
+    code = 0;
 done:
-    vkft_plan_destroy(e.plan);
-    vkft_model_built_free(&e.m);
+    vkft_plan_destroy(plan);
+    vkft_model_built_free(&built);
     vkft_graph_destroy(g);
-    free(e.tokens);
-    free(e.labels);
-    free(e.weights);
+    vkft_method_free(method);
+    vkft_dataset_free(ds);
+    free(tokens);
+    free(labels);
+    free(weights);
+    free(task);
     cli_model_close(&m);
-    return rc;
+    return code;
 }

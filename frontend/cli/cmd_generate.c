@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "train/method.h"
 #include "model/generate.h"
 #include "model_open.h"
 
@@ -52,8 +53,13 @@ static bool num(const char *flag, const char *s, double lo, double hi, double *o
     return true;
 }
 
+/* After each compile: the adapter's tensors into the plan. */
+static vkft_status upload_adapter(void *user, vkft_plan *plan, vkft_err *err) {
+    return vkft_method_init_params(user, plan, 0, err);
+}
+
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *device = NULL;
+    const char *model = NULL, *prompt = NULL, *device = NULL, *adapter = NULL;
     double max_tokens = 64, temperature = 0, top_p = 1, seed = 0;
     bool no_cache = false;
     for (int i = 1; i < argc; i++) {
@@ -63,8 +69,8 @@ int cmd_generate(int argc, char **argv) {
             continue;
         }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: vkft generate --model DIR --prompt TEXT [--max-tokens N] "
-                   "[--temperature T] [--top-p P] [--seed S] [--device D] [--no-cache]\n");
+            printf("usage: vkft generate --model DIR [--adapter DIR] --prompt TEXT "
+                   "[--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--device D] [--no-cache]\n");
             return 0;
         }
         if (!v) {
@@ -75,6 +81,7 @@ int cmd_generate(int argc, char **argv) {
         bool ok = true;
         if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
+        else if (!strcmp(a, "--adapter")) adapter = v;
         else if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "--max-tokens")) ok = num(a, v, 1, 1 << 20, &max_tokens);
         else if (!strcmp(a, "--temperature")) ok = num(a, v, 0, 100, &temperature);
@@ -102,8 +109,13 @@ int cmd_generate(int argc, char **argv) {
     for (size_t i = 0; i < n_tok_eos && n_stop < 16; i++) stop[n_stop++] = tok_eos[i];
     for (int i = 0; i < m.cfg.n_eos; i++) stop[n_stop++] = m.cfg.eos_ids[i];
     printer pr = {.tok = m.tok};
+    vkft_method *method = NULL;
     int32_t *out = malloc(sizeof *out * (size_t)max_tokens);
     pr.ids = malloc(sizeof *pr.ids * (size_t)max_tokens);
+    if (adapter && vkft_method_from_adapter(adapter, &m.cfg, &method, &err)) {
+        fprintf(stderr, "vkft generate: --adapter: %s\n", err.msg);
+        goto done;
+    }
     if (!out || !pr.ids) {
         fprintf(stderr, "vkft generate: out of memory\n");
         goto done;
@@ -128,6 +140,11 @@ int cmd_generate(int argc, char **argv) {
     o.on_token = print_token;
     o.user = &pr;
     o.frozen_dtype = vkft_model_config_file_dtype(&m.cfg);
+    if (method) {
+        o.hooks = vkft_method_hooks(method);
+        o.upload = upload_adapter;
+        o.upload_user = method;
+    }
     size_t n_out = 0;
     fputs(prompt, stdout);
     if (vkft_generate(m.dev, &m.cfg, m.st, ids.v, ids.n, &o, out, &n_out, &err)) {
@@ -137,6 +154,7 @@ int cmd_generate(int argc, char **argv) {
     putchar('\n');
     rc = 0;
 done:
+    vkft_method_free(method);
     free(out);
     free(pr.ids);
     vkft_ids_free(&ids);

@@ -172,9 +172,16 @@ vkft_value mb_linear(mbuild *b, vkft_value x, const char *path, const char *name
                          .has_bias = bias, .weight = VKFT_NONE, .bias = VKFT_NONE};
     snprintf(s.path, sizeof s.path, "%s", path);
     const vkft_model_hooks *h = b->h;
-    vkft_value y = VKFT_NONE;
+    vkft_value y = VKFT_NONE, xw = x;   /* xw: what the weight multiplies */
+    if (h && h->linear_input) {
+        vkft_status st = h->linear_input(h->user, b->g, &s, &xw, b->err);
+        if (st) {
+            mb_hook_fail(b, st, "linear_input hook", s.path);
+            return VKFT_NONE;
+        }
+    }
     if (h && h->linear_replace) {
-        vkft_status st = h->linear_replace(h->user, b->g, &s, x, &y, b->err);
+        vkft_status st = h->linear_replace(h->user, b->g, &s, xw, &y, b->err);
         if (st) {
             mb_hook_fail(b, st, "linear_replace hook", s.path);
             return VKFT_NONE;
@@ -188,7 +195,7 @@ vkft_value mb_linear(mbuild *b, vkft_value x, const char *path, const char *name
             s.weight = mb_param(b, VKFT_PARAM_LINEAR_WEIGHT, layer, 2, shape, "%s.weight", path);
         }
         vkft_matmul_params mp = {.trans_b = !conv1d, .alpha = 1.0f};
-        y = mb_op(b, VKFT_OP_MATMUL, &mp, (vkft_value[]){x, s.weight, VKFT_NONE}, 3);
+        y = mb_op(b, VKFT_OP_MATMUL, &mp, (vkft_value[]){xw, s.weight, VKFT_NONE}, 3);
     }
     if (bias) {
         s.bias = mb_param(b, VKFT_PARAM_LINEAR_BIAS, layer, 1, &out, "%s.bias", path);

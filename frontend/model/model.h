@@ -186,6 +186,11 @@ typedef struct vkft_model_hooks {
      * the T real positions only (the labels keep their [B*T] shape). */
     vkft_status (*input_prefix)(void *user, vkft_graph *g, int64_t hidden, vkft_value *prefix,
                                 vkft_err *err);
+    /* Before a site's matmul: may replace *x (in: the site's input) by what the weight
+     * multiplies (IA3 rescales a feed-forward layer's input). linear_replace sees the new x;
+     * the linear hook still gets the site's original input. NULL = x unchanged. */
+    vkft_status (*linear_input)(void *user, vkft_graph *g, const vkft_model_site *site,
+                                vkft_value *x, vkft_err *err);
 } vkft_model_hooks;
 
 /* ---- building a graph ---- */

@@ -1,10 +1,12 @@
 /*
  * Unicode NFC (UAX #15) for the NFC normalizer (Qwen2 uses it), on the tables in
- * nfc_tables.c. A quick check first: text whose chars are all below U+0300 or outside the
- * "maybe" ranges is already NFC and is left alone (the common case costs one pass). Otherwise:
- * full canonical decomposition (recursive table lookups, Hangul arithmetically), canonical
- * ordering of combining marks (stable by class), then canonical composition, where a mark
- * composes with the last starter unless a char between them has class 0 or >= its own.
+ * nfc_tables.c (BMP lookups through tok_nfc_tables bitmaps). Quick check: a char below U+0300
+ * or outside the "maybe" ranges is an NFC-stable starter, so text made only of those is left
+ * alone (the common case costs one pass). A stretch holding "maybe" chars, from the starter
+ * before it to the next stable char, gets the full algorithm: canonical decomposition
+ * (recursive table lookups, Hangul arithmetically), canonical ordering of combining marks
+ * (stable by class), then canonical composition, where a mark composes with the last starter
+ * unless a char between them has class 0 or >= its own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -131,66 +133,92 @@ static bool decompose(uint32_t cp, cps *out, int depth)
     return decompose(d[1], out, depth + 1) && (!d[2] || decompose(d[2], out, depth + 1));
 }
 
-vkft_status tok_nfc(const tok_nfc_tables *tab, const char *s, size_t len, char **out,
-                    size_t *out_len)
+/* Full NFC of s[0..len) appended to out (c: scratch). */
+static bool nfc_region(const tok_nfc_tables *tab, const char *s, size_t len, cps *c,
+                       tok_buf *out)
 {
-    *out = NULL;
-    *out_len = 0;
-    size_t i = 0;
-    while (i < len) {  /* quick check */
-        uint32_t cp;
-        size_t k = tok_utf8_decode(s + i, len - i, &cp);
-        if (!k) k = 1;
-        if (cp >= 0x300 && in_maybe(tab, cp)) break;
-        i += k;
-    }
-    if (i == len) return VKFT_OK;
-    cps c = {0};
-    for (i = 0; i < len;) {
+    c->n = 0;
+    for (size_t i = 0; i < len;) {
         uint32_t cp = 0xfffd;
         size_t k = tok_utf8_decode(s + i, len - i, &cp);
-        if (!decompose(cp, &c, 0)) goto oom;
+        if (!decompose(cp, c, 0)) return false;
         i += k ? k : 1;
     }
     /* canonical ordering: stable insertion sort of each run of non-starters */
-    for (size_t a = 1; a < c.n; a++) {
-        uint32_t x = c.v[a], cx = ccc(tab, x);
+    for (size_t a = 1; a < c->n; a++) {
+        uint32_t x = c->v[a], cx = ccc(tab, x);
         if (!cx) continue;
         size_t b = a;
-        while (b > 0 && ccc(tab, c.v[b - 1]) > cx) {
-            c.v[b] = c.v[b - 1];
+        while (b > 0 && ccc(tab, c->v[b - 1]) > cx) {
+            c->v[b] = c->v[b - 1];
             b--;
         }
-        c.v[b] = x;
+        c->v[b] = x;
     }
     /* composition, in place */
     size_t n = 0, starter = SIZE_MAX;
     uint32_t last_cc = 0;
-    for (size_t a = 0; a < c.n; a++) {
-        uint32_t x = c.v[a], cx = ccc(tab, x);
+    for (size_t a = 0; a < c->n; a++) {
+        uint32_t x = c->v[a], cx = ccc(tab, x);
         if (starter != SIZE_MAX) {
             bool adjacent = n == starter + 1;
             if (adjacent || (last_cc != 0 && last_cc < cx)) {
-                uint32_t comp = compose(c.v[starter], x);
+                uint32_t comp = compose(c->v[starter], x);
                 if (comp) {
-                    c.v[starter] = comp;
+                    c->v[starter] = comp;
                     continue;
                 }
             }
         }
         if (!cx) starter = n;
-        c.v[n++] = x;
+        c->v[n++] = x;
         last_cc = cx;
     }
+    if (tok_buf_reserve(out, 4 * n)) return false;
+    for (size_t a = 0; a < n; a++) out->len += tok_utf8_encode(c->v[a], out->p + out->len);
+    out->p[out->len] = '\0';
+    return true;
+}
+
+/* Chars outside the "maybe" set are NFC-stable starters that nothing before them combines
+ * with: only the stretches from the starter before a "maybe" char up to the next such char
+ * need the full algorithm; the rest is copied. */
+vkft_status tok_nfc(const tok_nfc_tables *tab, const char *s, size_t len, char **out,
+                    size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
     tok_buf b = {0};
-    if (tok_buf_reserve(&b, 4 * n)) goto oom;
-    for (size_t a = 0; a < n; a++) b.len += tok_utf8_encode(c.v[a], b.p + b.len);
-    b.p[b.len] = '\0';
+    cps c = {0};
+    size_t pos = 0, prev = 0;  /* prev: start of the char before i */
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = tok_utf8_decode(s + i, len - i, &cp);
+        if (!k) k = 1;
+        if (cp < 0x300 || !in_maybe(tab, cp)) {
+            prev = i;
+            i += k;
+            continue;
+        }
+        size_t start = prev >= pos && prev < i ? prev : i, end = i + k;
+        while (end < len) {
+            size_t kk = tok_utf8_decode(s + end, len - end, &cp);
+            if (cp >= 0x300 && in_maybe(tab, cp)) end += kk ? kk : 1;
+            else break;
+        }
+        if (tok_buf_append(&b, s + pos, start - pos) || !nfc_region(tab, s + start, end - start,
+                                                                     &c, &b))
+            goto oom;
+        pos = prev = i = end;
+    }
     free(c.v);
+    if (!b.p) return VKFT_OK;  /* nothing needed work: already NFC */
+    if (tok_buf_append(&b, s + pos, len - pos)) goto oom;
     *out = b.p;
     *out_len = b.len;
     return VKFT_OK;
 oom:
     free(c.v);
+    free(b.p);
     return VKFT_ERR_NO_MEMORY;
 }

@@ -51,10 +51,14 @@ static vkft_status lora_linear(void *user, vkft_graph *g, const vkft_model_site 
     vkft_method *m = user;
     lora_state *s = m->impl;
     if (!lora_wants(m, s, site)) return VKFT_OK;
-    if (s->n_sites == MAX_LORA_SITES)
+    /* A method may build several graphs (generation recompiles): a site seen before keeps
+     * its entry. */
+    int at = 0;
+    while (at < s->n_sites && strcmp(s->sites[at].site, site->path)) at++;
+    if (at == MAX_LORA_SITES)
         return vkft_err_set(err, VKFT_ERR_LIMIT, "lora: more than %d target sites",
                             MAX_LORA_SITES);
-    lora_site *l = &s->sites[s->n_sites];
+    lora_site *l = &s->sites[at];
     snprintf(l->site, sizeof l->site, "%s", site->path);
     l->in = site->in;
     l->out = site->out;
@@ -76,7 +80,7 @@ static vkft_status lora_linear(void *user, vkft_graph *g, const vkft_model_site 
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "lora at %s: %s", site->path,
                             vkft_graph_error(g));
     *y = out;
-    s->n_sites++;
+    if (at == s->n_sites) s->n_sites++;
     return VKFT_OK;
 }
 

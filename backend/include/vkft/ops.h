@@ -156,8 +156,9 @@ typedef enum vkft_op {
      *   keep(i) = hash(i, stream, step, seed) >= ceil(p * 2^32), i the flat element index and
      *   hash MurmurHash3_x86_32 of the words {i mod 2^32, i / 2^32, stream, step} with seed as
      *   its seed (backend/cpu/dropout.c), so the CPU and Vulkan give identical bits.
-     *   p in [0, 1); p = 0 is an exact copy. The gradient is the same op on dy with the same
-     *   seed input and params (the same mask); `stream` tells dropout sites apart.
+     *   p in [0, 1); p = 0 or a negative step (evaluation) is an exact copy. The gradient is
+     *   the same op on dy with the same seed input and params (the same mask); `stream` tells
+     *   dropout sites apart.
      */
     VKFT_OP_DROPOUT,
     VKFT_OP_COUNT

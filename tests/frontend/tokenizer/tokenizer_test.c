@@ -13,6 +13,7 @@
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 #include "util/file.h"
+#include "util/json.h"
 
 static vkft_tokenizer *load(const char *json)
 {
@@ -227,6 +228,30 @@ static void test_utf8_and_nfc(void)
         CHECK(!vkft_tokenizer_encode(nfc, cases[i][0], strlen(cases[i][0]), false, &a, &err));
         CHECK(dec_is(nfc, a.v, a.n, false, cases[i][1]));
     }
+    /* NFC against Python's unicodedata on 1500 random mixes (tools/gen_tokenizer_unicode.py):
+     * through a byte-level tokenizer, decode(encode(x)) is NFC(x) */
+    const char *dir = getenv("VKFT_FIXTURES");
+    char path[512];
+    snprintf(path, sizeof path, "%s/tokenizer/nfc_cases.json", dir ? dir : "tests/fixtures");
+    vkft_json_doc *doc = NULL;
+    CHECK(!vkft_json_parse_file(path, &doc, &err));
+    const vkft_json *nc = doc ? vkft_json_get(vkft_json_root(doc), "cases") : NULL;
+    int bad = 0;
+    for (size_t i = 0; nc && i < nc->len; i++) {
+        const vkft_json *in = vkft_json_at(&nc->items[i], 0);
+        const vkft_json *want = vkft_json_at(&nc->items[i], 1);
+        char *s = NULL;
+        size_t n = 0;
+        a.n = 0;
+        if (vkft_tokenizer_encode(nfc, in->str, in->len, false, &a, &err) ||
+            vkft_tokenizer_decode(nfc, a.v, a.n, false, &s, &n, &err) || n != want->len ||
+            memcmp(s, want->str, n)) {
+            if (bad++ < 5) fprintf(stderr, "NFC case %zu: got \"%.*s\"\n", i, (int)n, s ? s : "");
+        }
+        free(s);
+    }
+    CHECK(nc && nc->len == 1500 && bad == 0);
+    vkft_json_free(doc);
     vkft_ids_free(&a);
     vkft_ids_free(&b);
     vkft_tokenizer_free(plain);
