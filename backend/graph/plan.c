@@ -155,6 +155,10 @@ static vkft_status compile_graph(vkft_device *dev, const vkft_graph *g,
         vkft_layout_free(&l);
         return st;
     }
+    if (o.plan_only) {  /* the report is all the caller wants: allocate nothing */
+        vkft_layout_free(&l);
+        return VKFT_OK;
+    }
     vkft_plan *p = calloc(1, sizeof *p);
     if (!p) {
         vkft_layout_free(&l);

@@ -288,7 +288,7 @@ static vkft_status count_words(trainer *tr, const char *corpus, size_t len, vkft
     static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+"
                                "|\\s+(?!\\S)|\\s+";
     pcre2_code *re;
-    vkft_status st = tok_regex_compile(gpt2, sizeof gpt2 - 1, &re, err);
+    vkft_status st = tok_regex_compile(gpt2, sizeof gpt2 - 1, TOK_RE_ONIG, &re, err);
     if (st) return st;
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
     pcre2_match_context *mc = pcre2_match_context_create(NULL);

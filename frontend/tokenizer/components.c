@@ -65,7 +65,7 @@ static vkft_status load_pattern(const vkft_json *j, const char *name, tok_patter
         return VKFT_OK;
     }
     if (r && r->type == VKFT_JSON_STRING) {
-        vkft_status st = tok_regex_compile(r->str, r->len, &p->re, err);
+        vkft_status st = tok_regex_compile(r->str, r->len, TOK_RE_ONIG, &p->re, err);
         if (st) return vkft_err_prefix(err, st, "%s:%d:%d", name, r->line, r->col);
         return VKFT_OK;
     }
@@ -136,7 +136,7 @@ vkft_status tok_load_normalizer(vkft_tokenizer *t, const vkft_json *j, const cha
 /* ---- pre-tokenizers ---- */
 
 static vkft_status add_split_regex(vkft_tokenizer *t, const char *re, tok_split_behavior b,
-                                   bool invert, vkft_err *err)
+                                   bool invert, tok_regex_flavor flavor, vkft_err *err)
 {
     tok_pretok *arr = grow(t->pretoks, t->n_pretoks, sizeof *arr);
     if (!arr) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
@@ -145,7 +145,7 @@ static vkft_status add_split_regex(vkft_tokenizer *t, const char *re, tok_split_
     p->kind = TOK_PRE_SPLIT;
     p->behavior = b;
     p->invert = invert;
-    return tok_regex_compile(re, strlen(re), &p->pat.re, err);
+    return tok_regex_compile(re, strlen(re), flavor, &p->pat.re, err);
 }
 
 static vkft_status parse_behavior(const vkft_json *j, const char *name, tok_split_behavior *b,
@@ -217,11 +217,12 @@ vkft_status tok_load_pretokenizer(vkft_tokenizer *t, const vkft_json *j, const c
     }
     if (!strcmp(type, "Digits"))  /* runs of numeric chars (or each one) isolated */
         return add_split_regex(t, get_bool(j, "individual_digits", false) ? "\\p{N}" : "\\p{N}+",
-                               TOK_SPLIT_ISOLATED, false, err);
-    if (!strcmp(type, "WhitespaceSplit"))
-        return add_split_regex(t, "\\s", TOK_SPLIT_REMOVED, false, err);
-    if (!strcmp(type, "Whitespace"))
-        return add_split_regex(t, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED, true, err);
+                               TOK_SPLIT_ISOLATED, false, TOK_RE_RUST, err);
+    if (!strcmp(type, "WhitespaceSplit"))  /* Rust's char::is_whitespace */
+        return add_split_regex(t, "\\s", TOK_SPLIT_REMOVED, false, TOK_RE_RUST, err);
+    if (!strcmp(type, "Whitespace"))       /* Rust's regex crate */
+        return add_split_regex(t, "\\w+|[^\\w\\s]+", TOK_SPLIT_REMOVED, true, TOK_RE_RUST,
+                               err);
     tok_pretok *arr = grow(t->pretoks, t->n_pretoks, sizeof *arr);
     if (!arr) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     t->pretoks = arr;

@@ -4,8 +4,8 @@
  * config.json and generation_config.json (bos/eos/pad ids; eos may be a list),
  * chat_template.jinja / chat_template.json - and the accessors for what they give.
  *
- * Precedence for bos/eos/pad: tokenizer_config.json's token strings, then config.json's ids,
- * then (bare tokenizer.json) well-known special tokens. For Llama tokenizer classes,
+ * Precedence for bos/eos/pad: tokenizer_config.json's token strings (an explicit null there
+ * means none), then config.json's ids, then (no config at all) well-known special tokens. For Llama tokenizer classes,
  * transformers rebuilds the post-processor from add_bos_token (default true) and
  * add_eos_token (default false); we do the same, so add_eos_token: true appends </s>.
  */
@@ -134,9 +134,14 @@ static vkft_status load_companions(vkft_tokenizer *t, const char *dir, vkft_err 
         t->bos_id = token_field(t, tcj, "bos_token");
         t->eos_id = token_field(t, tcj, "eos_token");
         t->pad_id = token_field(t, tcj, "pad_token");
-        if (t->bos_id < 0) t->bos_id = id_field(t, vkft_json_get(mcj, "bos_token_id"));
-        if (t->eos_id < 0) t->eos_id = id_field(t, vkft_json_get(mcj, "eos_token_id"));
-        if (t->pad_id < 0) t->pad_id = id_field(t, vkft_json_get(mcj, "pad_token_id"));
+        /* config.json only where tokenizer_config.json does not name the token at all (an
+         * explicit null there means none, as for Qwen's bos) */
+        if (t->bos_id < 0 && !vkft_json_get(tcj, "bos_token"))
+            t->bos_id = id_field(t, vkft_json_get(mcj, "bos_token_id"));
+        if (t->eos_id < 0 && !vkft_json_get(tcj, "eos_token"))
+            t->eos_id = id_field(t, vkft_json_get(mcj, "eos_token_id"));
+        if (t->pad_id < 0 && !vkft_json_get(tcj, "pad_token"))
+            t->pad_id = id_field(t, vkft_json_get(mcj, "pad_token_id"));
         t->n_eos_ids = 0;
         st = add_eos(t, t->eos_id);
     }

@@ -101,11 +101,21 @@ tok_work *tok_work_get(const vkft_tokenizer *ct)
     return w;
 }
 
+/* Bytes of scratch a work holds beyond its fixed part (after a huge text). */
+static size_t work_bytes(const tok_work *w)
+{
+    size_t n = w->norm[0].cap + w->norm[1].cap + w->key.cap + w->sym_cap * 24;
+    for (size_t i = 0; i < w->depth; i++)
+        n += w->pre[2 * i].cap + w->pre[2 * i + 1].cap + w->spans[i].cap * sizeof(size_t);
+    return n;
+}
+
 void tok_work_put(const vkft_tokenizer *ct, tok_work *w)
 {
     vkft_tokenizer *t = (vkft_tokenizer *)ct;
     pthread_mutex_lock(&t->pool_lock);
-    if (t->n_pool < TOK_WORK_POOL) {
+    /* a work that grew for a huge text is freed rather than kept */
+    if (t->n_pool < TOK_WORK_POOL && work_bytes(w) < (64u << 20)) {
         t->pool[t->n_pool++] = w;
         w = NULL;
     }

@@ -284,10 +284,11 @@ static vkft_status compile_regexes(vkft_tokenizer *t, vkft_err *err)
                                "|\\s+(?!\\S)|\\s+";
     for (size_t i = 0; i < t->n_pretoks; i++)
         if (t->pretoks[i].kind == TOK_PRE_BYTELEVEL && t->pretoks[i].use_regex && !t->gpt2_re) {
-            vkft_status st = tok_regex_compile(gpt2, sizeof gpt2 - 1, &t->gpt2_re, err);
+            vkft_status st = tok_regex_compile(gpt2, sizeof gpt2 - 1, TOK_RE_ONIG, &t->gpt2_re,
+                                               err);
             if (st) return st;
         }
-    return tok_regex_compile("\\w", 2, &t->word_re, err);
+    return tok_regex_compile("\\w", 2, TOK_RE_RUST, &t->word_re, err);
 }
 
 vkft_status vkft_tokenizer_load_json(const char *json, size_t len, const char *name,

@@ -275,8 +275,12 @@ int32_t tok_trie_longest(const tok_trie *tr, const char *s, size_t len, size_t *
 void tok_trie_free(tok_trie *tr);
 
 /* ---- regex helpers (regex.c) ---- */
-/* Compiles an HF (Oniguruma-style) regex with UTF + UCP (+ JIT when available). */
-vkft_status tok_regex_compile(const char *pattern, size_t len, pcre2_code **out, vkft_err *err);
+/* Whose \s and \w a pattern means: HF's Oniguruma (Split, Replace, ByteLevel) or Rust's regex
+ * crate (Whitespace, added tokens' single_word). */
+typedef enum tok_regex_flavor { TOK_RE_ONIG, TOK_RE_RUST } tok_regex_flavor;
+/* Compiles an HF regex with UTF + UCP (+ JIT when available); see regex.c. */
+vkft_status tok_regex_compile(const char *pattern, size_t len, tok_regex_flavor flavor,
+                              pcre2_code **out, vkft_err *err);
 /* Finds the next match of p in s[0..len) at or after start: returns 1 with [*ms, *me), 0 when
  * none, <0 on a matching error (resource limits). md: match data from the caller. */
 int tok_pattern_find(const tok_pattern *p, const char *s, size_t len, size_t start,

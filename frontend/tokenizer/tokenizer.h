@@ -67,12 +67,13 @@ void vkft_tokenizer_free(vkft_tokenizer *t);
 /* ---- encoding and decoding ---- */
 
 /*
- * Encodes text[0..len) (UTF-8; invalid bytes are encoded as U+FFFD like HF's lossy reading)
+ * Encodes text[0..len) (UTF-8; invalid bytes are read as U+FFFD like HF's lossy reading)
  * and appends the ids to *out_append. Added tokens found in the text are always split out.
  * add_special: apply the post-processor (e.g. Llama's <s> in front), as HF's
- * encode(add_special_tokens=True). Thread-safe. On failure (VKFT_ERR_NO_MEMORY, or
- * VKFT_ERR_INVALID_ARG when a piece has no token and the model has no unk/byte fallback)
- * out_append keeps its old length.
+ * encode(add_special_tokens=True). A char with no token, no unk and no byte fallback is
+ * dropped, as in HF. Thread-safe (calls on one tokenizer may run at once). On failure
+ * (VKFT_ERR_NO_MEMORY; VKFT_ERR_LIMIT when a regex hits PCRE2's resource limits;
+ * VKFT_ERR_INVALID_ARG for NULL arguments) out_append keeps its old length.
  */
 vkft_status vkft_tokenizer_encode(const vkft_tokenizer *t, const char *text, size_t len,
                                   bool add_special, vkft_ids *out_append, vkft_err *err);
@@ -104,9 +105,10 @@ bool vkft_tokenizer_is_special(const vkft_tokenizer *t, int32_t id);
 /* ---- special ids and the chat template ---- */
 
 /* BOS / EOS / PAD ids or -1. Taken from tokenizer_config.json (bos_token, eos_token,
- * pad_token), then config.json (bos_token_id, eos_token_id: first of a list, pad_token_id),
- * then, for a bare tokenizer.json, well-known special tokens (<s>, </s>, <|endoftext|>,
- * <|begin_of_text|>, <|end_of_text|>, <|im_end|>). */
+ * pad_token; an explicit null means none), then config.json (bos_token_id, eos_token_id: first
+ * of a list, pad_token_id), then, without either file, well-known special tokens (the
+ * post-processor's first token, <s>, <|begin_of_text|>; </s>, <|end_of_text|>,
+ * <|endoftext|>, <|im_end|>). */
 int32_t vkft_tokenizer_bos_id(const vkft_tokenizer *t);
 int32_t vkft_tokenizer_eos_id(const vkft_tokenizer *t);
 int32_t vkft_tokenizer_pad_id(const vkft_tokenizer *t);

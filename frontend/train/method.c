@@ -14,6 +14,10 @@
 static const vkft_method_ops *const methods[VKFT_METHOD_COUNT] = {
     [VKFT_METHOD_FULL] = &vkft_method_full_ops,
     [VKFT_METHOD_LORA] = &vkft_method_lora_ops,
+    [VKFT_METHOD_ADAPTER] = &vkft_method_adapter_ops,
+    [VKFT_METHOD_PREFIX] = &vkft_method_prefix_ops,
+    [VKFT_METHOD_PROMPT] = &vkft_method_prompt_ops,
+    [VKFT_METHOD_QLORA] = &vkft_method_qlora_ops,
 };
 
 static vkft_status method_new(vkft_method_kind kind, const vkft_model_config *cfg,
@@ -97,6 +101,14 @@ void vkft_method_free(vkft_method *m)
 }
 
 void vkft_method_set_eval(vkft_method *m, bool eval) { m->eval_mode = eval; }
+
+void vkft_method_set_base(vkft_method *m, const char *model_path,
+                          const struct vkft_tokenizer *tok)
+{
+    m->base_path = model_path;
+    m->tokenizer = tok;
+}
+
 const vkft_model_hooks *vkft_method_hooks(vkft_method *m) { return &m->hooks; }
 const char *vkft_method_output_name(const vkft_method *m) { return m->ops->output; }
 
@@ -108,6 +120,12 @@ const char *vkft_method_dropout_input(const vkft_method *m)
 vkft_status vkft_method_after_build(vkft_method *m, const vkft_model_built *b, vkft_err *err)
 {
     return m->ops->after_build ? m->ops->after_build(m, b, err) : VKFT_OK;
+}
+
+vkft_status vkft_method_load_weights(vkft_method *m, const vkft_model_built *b,
+                                     const vkft_st *st, vkft_plan *plan, vkft_err *err)
+{
+    return m->ops->load_weights ? m->ops->load_weights(m, b, st, plan, err) : VKFT_OK;
 }
 
 vkft_status vkft_method_init_params(vkft_method *m, vkft_plan *plan, uint64_t seed,

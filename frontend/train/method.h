@@ -30,6 +30,11 @@ vkft_status vkft_method_create(const vkft_job_method *spec, const vkft_model_con
  * adapter's tensors. */
 vkft_status vkft_method_from_adapter(const char *dir, const vkft_model_config *cfg,
                                      vkft_method **out, vkft_err *err);
+/* What a method may need from the base model beyond its config: its folder and tokenizer
+ * (prompt tuning's init_text reads the text's rows of the embedding table). Optional (either
+ * may be NULL); call before vkft_method_init_params. Both are borrowed and must outlive m. */
+void vkft_method_set_base(vkft_method *m, const char *model_path,
+                          const struct vkft_tokenizer *tok);
 /* Builds without dropout (evaluation, generation). Call before the build. */
 void vkft_method_set_eval(vkft_method *m, bool eval);
 /* The sub-folder of output.dir the result is saved to ("adapter" or "model"). */
@@ -43,6 +48,11 @@ const char *vkft_method_dropout_input(const vkft_method *m);
  * layer names). */
 vkft_status vkft_method_after_build(vkft_method *m, const vkft_model_built *b, vkft_err *err);
 
+/* Uploads the frozen weights the method computes itself (QLoRA: every decoder linear weight,
+ * quantised to NF4 on the host) from the model's tensors st. Call right after
+ * vkft_model_load_weights; a no-op for methods that use the model's weights as they are. */
+vkft_status vkft_method_load_weights(vkft_method *m, const vkft_model_built *b,
+                                     const vkft_st *st, vkft_plan *plan, vkft_err *err);
 /* Uploads the method's own parameters' initial values (LoRA A and B, from method.init when
  * given, else the random init from seed). Call after the base weights are loaded. */
 vkft_status vkft_method_init_params(vkft_method *m, vkft_plan *plan, uint64_t seed,

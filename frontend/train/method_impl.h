@@ -23,6 +23,11 @@ typedef struct vkft_method_ops {
     void (*destroy)(vkft_method *m);
     /* After the model is built: e.g. every target matched a site. NULL = nothing to check. */
     vkft_status (*after_build)(vkft_method *m, const vkft_model_built *b, vkft_err *err);
+    /* After vkft_model_load_weights: uploads the frozen weights the method took over from the
+     * model through linear_replace (QLoRA's NF4 weights), read from the model's tensors st.
+     * NULL = none. */
+    vkft_status (*load_weights)(vkft_method *m, const vkft_model_built *b, const vkft_st *st,
+                                vkft_plan *plan, vkft_err *err);
     /* Initial values of the method's own leaves (random, or from m->spec.init). NULL = none. */
     vkft_status (*init_params)(vkft_method *m, vkft_plan *plan, uint64_t seed, vkft_err *err);
     /* Writes the trained result into dir. */
@@ -41,6 +46,8 @@ struct vkft_method {
     void *impl;                 /* the method's own state */
     char *owned_init;           /* spec.init when the method owns it */
     char **owned_targets;       /* spec.targets.items when the method owns them */
+    const char *base_path;      /* the base model folder, or NULL (vkft_method_set_base) */
+    const struct vkft_tokenizer *tokenizer;     /* its tokenizer, or NULL */
 };
 
 /* Shared by the methods (method.c). */
@@ -61,5 +68,9 @@ vkft_status vkft_method_upload(vkft_plan *plan, const char *name, const float *d
 
 extern const vkft_method_ops vkft_method_full_ops;
 extern const vkft_method_ops vkft_method_lora_ops;
+extern const vkft_method_ops vkft_method_adapter_ops;
+extern const vkft_method_ops vkft_method_prefix_ops;
+extern const vkft_method_ops vkft_method_prompt_ops;
+extern const vkft_method_ops vkft_method_qlora_ops;
 
 #endif

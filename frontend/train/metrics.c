@@ -27,9 +27,27 @@ size_t vkft_metrics_format(const vkft_step_metrics *s, char *buf, size_t cap)
     vkft_json_key(&w, "tokens"); vkft_json_int(&w, s->tokens);
     vkft_json_key(&w, "tokens_per_s"); vkft_json_f64(&w, (double)(int64_t)(s->tokens_per_s * 10) / 10);
     vkft_json_key(&w, "elapsed_s"); vkft_json_f64(&w, (double)(int64_t)(s->elapsed_s * 1000) / 1000);
+    if (s->n_tasks) {
+        vkft_json_key(&w, "task_loss");
+        vkft_json_obj_begin(&w);
+        for (int k = 0; k < s->n_tasks; k++) {
+            vkft_json_key(&w, s->task_names[k]);
+            vkft_json_f32(&w, (float)s->task_loss[k]);
+        }
+        vkft_json_obj_end(&w);
+    }
     if (s->has_eval) {
         vkft_json_key(&w, "eval_loss");
         vkft_json_f32(&w, (float)s->eval_loss);
+    }
+    if (s->n_eval_tasks) {
+        vkft_json_key(&w, "eval_task_loss");
+        vkft_json_obj_begin(&w);
+        for (int k = 0; k < s->n_eval_tasks; k++) {
+            vkft_json_key(&w, s->eval_task_names[k]);
+            vkft_json_f32(&w, (float)s->eval_task_loss[k]);
+        }
+        vkft_json_obj_end(&w);
     }
     vkft_json_obj_end(&w);
     char *text = NULL;
@@ -95,7 +113,7 @@ vkft_status vkft_metrics_open(const char *out_dir, int64_t keep_steps, vkft_metr
 
 vkft_status vkft_metrics_write(vkft_metrics *m, const vkft_step_metrics *s, vkft_err *err)
 {
-    char line[1024];
+    char line[4096];
     size_t n = vkft_metrics_format(s, line, sizeof line - 1);
     line[n++] = '\n';
     if (fwrite(line, 1, n, m->f) != n || fflush(m->f) || fsync(fileno(m->f)))

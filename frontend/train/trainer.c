@@ -19,6 +19,7 @@
 #include "train/method.h"
 #include "train/metrics.h"
 #include "train/schedule.h"
+#include "train/task_loss.h"
 #include "util/file.h"
 
 struct vkft_trainer {
@@ -37,8 +38,11 @@ struct vkft_trainer {
     vkft_ckpt_tensor *persist;      /* trainables + optimizer moments */
     int n_persist;
     /* one micro-batch on the host, reused every step */
-    int32_t *tokens, *labels, *task;
+    int32_t *tokens, *labels, *task, *token_task;
     float *weights;
+    int n_tasks;                    /* per-task loss outputs (0 with a single dataset) */
+    float *task_weights;            /* [n_tasks * B*T] */
+    double task_sum[VKFT_MAX_TASKS], task_count[VKFT_MAX_TASKS];
     vkft_ckpt_counters counters;
     bool interrupted;
 };
@@ -126,6 +130,7 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
     if (vkft_graph_create(&t->graph))
         return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     if ((rc = vkft_method_create(&job->method, &t->cfg, &t->method, err))) return rc;
+    vkft_method_set_base(t->method, job->model_path, t->tok);
     vkft_model_build_options bo;
     vkft_model_build_options_default(&bo);
     bo.batch = job->train.batch;
@@ -134,6 +139,11 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
                                err)))
         return rc;
     if ((rc = vkft_method_after_build(t->method, &t->model, err))) return rc;
+    int n_train = vkft_dataset_count(t->train), n_eval = t->eval ? vkft_dataset_count(t->eval) : 0;
+    if (n_train > 1 || n_eval > 1) {
+        t->n_tasks = n_train > n_eval ? n_train : n_eval;
+        if ((rc = vkft_task_loss_build(t->graph, &t->model, t->n_tasks, err))) return rc;
+    }
     vkft_value seed = vkft_graph_leaf(t->graph, "loss_seed", VKFT_ROLE_INPUT, VKFT_F32, 1,
                                       (int64_t[]){1});
     if (seed == VKFT_NONE || vkft_graph_backward(t->graph, t->model.loss_sum, seed))
@@ -187,8 +197,11 @@ vkft_status vkft_trainer_create(const vkft_job *job, vkft_context *ctx,
     if (!rc) {
         snprintf(t->info.device_name, sizeof t->info.device_name, "%s",
                  vkft_device_get_info(t->dev)->name);
-        vkft_compile_options co = {0};
+        vkft_compile_options co = {.recompute = job->train.checkpointing,
+                                   .plan_only = t->opts.dry_run};
         rc = vkft_compile(t->dev, t->graph, &co, &t->info.memory, &t->plan);
+        /* check (dry run) reports an over-budget plan instead of failing on it */
+        if (rc == VKFT_ERR_NO_MEMORY && t->opts.dry_run) rc = VKFT_OK;
         if (rc) rc = vkft_err_set(err, rc, "%s", vkft_device_error(t->dev));
     }
     if (!rc) {
@@ -206,9 +219,12 @@ vkft_status vkft_trainer_create(const vkft_job *job, vkft_context *ctx,
             .kind = (vkft_schedule_kind)job->train.schedule, .lr = job->train.lr,
             .warmup = job->train.warmup, .total = t->info.total_steps,
         };
+    }
+    if (!rc && !t->opts.dry_run) {
         vkft_st *st = NULL;
         rc = vkft_st_open(job->model_path, &st, err);
         if (!rc) rc = vkft_model_load_weights(&t->model, st, t->plan, err);
+        if (!rc) rc = vkft_method_load_weights(t->method, &t->model, st, t->plan, err);
         vkft_st_close(st);
         if (!rc) rc = vkft_method_init_params(t->method, t->plan, job->train.seed, err);
     }
@@ -218,7 +234,10 @@ vkft_status vkft_trainer_create(const vkft_job *job, vkft_context *ctx,
         t->labels = malloc(n * sizeof *t->labels);
         t->weights = malloc(n * sizeof *t->weights);
         t->task = malloc((size_t)job->train.batch * sizeof *t->task);
-        if (!t->tokens || !t->labels || !t->weights || !t->task)
+        t->token_task = malloc(n * sizeof *t->token_task);
+        t->task_weights = malloc(n * (size_t)(t->n_tasks ? t->n_tasks : 1) * sizeof(float));
+        if (!t->tokens || !t->labels || !t->weights || !t->task || !t->token_task ||
+            !t->task_weights)
             rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     }
     t->counters.seed = job->train.seed;
@@ -255,6 +274,10 @@ static vkft_status run_micro(vkft_trainer *t, const vkft_batch *b, float seed_sc
         int32_t ds[2] = {(int32_t)(uint32_t)t->job->train.seed, dropout_step};
         if (vkft_plan_upload(t->plan, dropout, ds, sizeof ds)) return plan_fail(t, err);
     }
+    vkft_status rc;
+    if (t->n_tasks &&
+        (rc = vkft_task_loss_upload(t->plan, b, (int64_t)n, t->n_tasks, t->task_weights, err)))
+        return rc;
     float ls, c;
     if (vkft_plan_run(t->plan, 0) ||
         vkft_plan_download(t->plan, "loss_sum", &ls, sizeof ls) ||
@@ -262,6 +285,8 @@ static vkft_status run_micro(vkft_trainer *t, const vkft_batch *b, float seed_sc
         return plan_fail(t, err);
     *loss_sum = ls;
     *count = c;
+    if (t->n_tasks)
+        return vkft_task_loss_read(t->plan, t->n_tasks, t->task_sum, t->task_count, err);
     return VKFT_OK;
 }
 
@@ -271,9 +296,11 @@ vkft_status vkft_trainer_eval(vkft_trainer *t, double *loss, vkft_err *err)
     if (!t->eval) return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "the job has no data.eval");
     vkft_dataset_eval_reset(t->eval);
     double sum = 0, count = 0;
+    memset(t->task_sum, 0, sizeof t->task_sum);
+    memset(t->task_count, 0, sizeof t->task_count);
     for (;;) {
         vkft_batch b = {.tokens = t->tokens, .labels = t->labels, .weights = t->weights,
-                        .task = t->task};
+                        .task = t->task, .token_task = t->token_task};
         bool done = false;
         vkft_status rc = vkft_dataset_eval_next(t->eval, t->job->train.batch, &b, &done, err);
         if (rc) return rc;
@@ -327,10 +354,12 @@ static vkft_status train_step(vkft_trainer *t, vkft_step_metrics *m, vkft_err *e
     int64_t step = t->counters.step;        /* 0-based index of this step */
     double loss_mean = 0;
     int counted = 0;
+    memset(t->task_sum, 0, sizeof t->task_sum);
+    memset(t->task_count, 0, sizeof t->task_count);
     int64_t tokens = 0;
     for (int64_t k = 0; k < tr->grad_accum; k++) {
         vkft_batch b = {.tokens = t->tokens, .labels = t->labels, .weights = t->weights,
-                        .task = t->task};
+                        .task = t->task, .token_task = t->token_task};
         vkft_status rc = vkft_dataset_next_batch(t->train, tr->batch, &b, err);
         if (rc) return rc;
         double ls, c;
@@ -344,6 +373,13 @@ static vkft_status train_step(vkft_trainer *t, vkft_step_metrics *m, vkft_err *e
         tokens += b.real_tokens;
     }
     m->loss = counted ? loss_mean / counted : 0.0;
+    if (t->n_tasks) {
+        m->n_tasks = vkft_dataset_count(t->train);
+        for (int k = 0; k < m->n_tasks; k++) {
+            m->task_names[k] = vkft_dataset_task(t->train, k);
+            m->task_loss[k] = t->task_count[k] > 0 ? t->task_sum[k] / t->task_count[k] : NAN;
+        }
+    }
     if (!isfinite(m->loss))
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG,
                             "step %lld: the loss is %s; stopping before the update (the last "
@@ -403,6 +439,12 @@ vkft_status vkft_trainer_run(vkft_trainer *t, vkft_err *err)
         if (t->eval && (last || (ev > 0 && m.step % ev == 0))) {
             if ((rc = vkft_trainer_eval(t, &m.eval_loss, err))) break;
             m.has_eval = true;
+            for (int k = 0; t->n_tasks && k < vkft_dataset_count(t->eval); k++) {
+                m.eval_task_names[k] = vkft_dataset_task(t->eval, k);
+                m.eval_task_loss[k] = t->task_count[k] > 0 ? t->task_sum[k] / t->task_count[k]
+                                                           : NAN;
+                m.n_eval_tasks = k + 1;
+            }
         }
         if ((rc = vkft_metrics_write(metrics, &m, err))) break;
         if (t->opts.on_step) t->opts.on_step(t->opts.user, &m);
@@ -438,5 +480,7 @@ void vkft_trainer_free(vkft_trainer *t)
     free(t->labels);
     free(t->weights);
     free(t->task);
+    free(t->token_task);
+    free(t->task_weights);
     free(t);
 }

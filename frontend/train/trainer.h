@@ -39,6 +39,12 @@ typedef struct vkft_step_metrics {
     double elapsed_s;           /* since the run started (resumed runs continue the count) */
     bool has_eval;
     double eval_loss;
+    /* Multi-dataset jobs: the loss of each training task in this step (token-weighted over its
+     * micro-batches; NaN when the task had no target this step) and, on eval steps, each eval
+     * dataset's loss. Names are the datasets' task names. */
+    int n_tasks, n_eval_tasks;
+    const char *task_names[16], *eval_task_names[16];
+    double task_loss[16], eval_task_loss[16];
 } vkft_step_metrics;
 
 typedef struct vkft_trainer_options {

@@ -135,6 +135,7 @@ typedef struct vkft_compile_options {
     uint64_t memory_budget;    /* bytes; 0 = the device's heap size */
     bool profile;              /* per-dispatch timestamps (vkft_plan_profile) */
     bool recompute;            /* gradient checkpointing at vkft_graph_checkpoint marks */
+    bool plan_only;            /* fill the report (and check the budget) only: *out = NULL */
 } vkft_compile_options;
 
 /* Plans memory and fills *report first; if the plan exceeds the budget, fails with

@@ -109,6 +109,28 @@ check "Ctrl-C: no adapter yet" "[ ! -e '$dir/out-int/adapter' ]"
   --set train.save_every=0 --set train.eval_every=0 --resume >/dev/null 2>&1; rc=$?
 check "resume: exit 0 and two more rows" "[ $rc -eq 0 ] && [ \$(wc -l <'$dir/out-int/metrics.jsonl') -eq $((n + 2)) ]"
 
+# a multi-task mix: per-task training and eval losses in metrics.jsonl
+for i in $(seq 1 12); do echo "{\"text\": \"the word $i is $i\"}"; done >"$dir/words.jsonl"
+cat >"$dir/mix.yaml" <<YAML
+model: {path: m}
+device: $dev
+method: {kind: lora, r: 2, alpha: 4, targets: [q_proj, v_proj]}
+data:
+  train:
+    - {path: train.jsonl, format: completion, weight: 3, task: sums}
+    - {path: words.jsonl, format: text, weight: 1, task: words}
+  eval:
+    - {path: eval.jsonl, format: completion, task: sums}
+    - {path: words.jsonl, format: text, task: words}
+  seq_len: 24
+train: {steps: 3, batch: 4, lr: 1.0e-2, eval_every: 3}
+output: {dir: out-mix}
+YAML
+"$vkft" run "$dir/mix.yaml" >"$dir/mix.txt" 2>&1; rc=$?
+check "mix: exit 0 ($(tail -1 "$dir/mix.txt"))" "[ $rc -eq 0 ]"
+check "mix: per-task train loss" "grep -q '\"task_loss\":{\"sums\":[0-9.e-]*,\"words\":' '$dir/out-mix/metrics.jsonl'"
+check "mix: per-task eval loss" "tail -1 '$dir/out-mix/metrics.jsonl' | grep -q '\"eval_task_loss\":{\"sums\":[0-9.e-]*,\"words\":[0-9.e-]*}'"
+
 # a diverging run stops at the NaN, keeps the last good checkpoint
 "$vkft" run "$dir/job.yaml" --set output.dir="$dir/out-nan" --set train.lr=1e30 \
   --set train.clip=0 --set train.save_every=1 --set train.eval_every=0 --set train.steps=6 \

@@ -329,10 +329,12 @@ static void test_folder(void)
     CHECK(enc_is(t, "a", 1, true, llama, 3));
     vkft_tokenizer_free(t);
 
-    write_file(dir, "tokenizer_config.json", "{\"eos_token\": \"</s>\"}");
+    write_file(dir, "tokenizer_config.json", "{\"eos_token\": \"</s>\", \"pad_token\": null}");
+    write_file(dir, "config.json", "{\"bos_token_id\": 0, \"pad_token_id\": 1}");
     write_file(dir, "chat_template.jinja", "{{ messages }}");
     t = load_dir(dir);
     CHECK(t && vkft_tokenizer_bos_id(t) == 0);  /* config.json's bos_token_id */
+    CHECK(t && vkft_tokenizer_pad_id(t) == -1);  /* tokenizer_config.json says none */
     CHECK(t && vkft_tokenizer_chat_template(t) &&
           !strcmp(vkft_tokenizer_chat_template(t), "{{ messages }}"));
     vkft_tokenizer_free(t);
