@@ -19,5 +19,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 /* `vkft bench tokenize ...` (argv[0] == "tokenize"): tokenizer speed in MB/s. */
 int cmd_bench_tokenize(int argc, char **argv);
+/* `vkft bench train ...` (argv[0] == "train"): training tokens/s and memory. */
+int cmd_bench_train(int argc, char **argv);
 
 #endif

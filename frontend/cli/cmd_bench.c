@@ -203,7 +203,9 @@ static void usage(FILE *f) {
                "       vkft bench ops --device D [--iters N] [--json]\n"
                "       vkft bench step --device D [--layers L] [--hidden H] [--heads N]\n"
                "                       [--kv-heads N] [--ffn F] [--seq T] [--batch B]\n"
-               "                       [--vocab V] [--recompute] [--iters N] [--json]\n");
+               "                       [--vocab V] [--recompute] [--iters N] [--json]\n"
+               "       vkft bench tokenize --model DIR|tokenizer.json [options]\n"
+               "       vkft bench train --device D [options] (vkft bench train --help)\n");
 }
 
 static void print_result(const bench_args *a, const char *dev_name, const bench_op *b,
@@ -425,6 +427,8 @@ static int bench_step(const bench_args *a, vkft_device *dev, const char *dev_nam
 }
 
 int cmd_bench(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "train")) return cmd_bench_train(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "tokenize")) return cmd_bench_tokenize(argc - 1, argv + 1);
     if (argc < 2 ||
         (strcmp(argv[1], "matmul") && strcmp(argv[1], "ops") && strcmp(argv[1], "step"))) {
         usage(argc < 2 ? stderr : stdout);

@@ -44,6 +44,8 @@ int64_t vkft_model_param_numel(const vkft_model_built *m) {
         for (int d = 0; d < p->ndim; d++) e *= p->shape[d];
         n += e;
     }
+    for (int i = 0; i < m->n_sites; i++)   /* weights a linear_replace hook holds (NF4) */
+        if (m->sites[i].weight == VKFT_NONE) n += m->sites[i].in * m->sites[i].out;
     return n;
 }
 

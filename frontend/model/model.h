@@ -249,7 +249,8 @@ const vkft_model_param *vkft_model_find_param(const vkft_model_built *m, const c
  * lists; values refer to nothing. The caller frees *out with vkft_model_built_free. */
 vkft_status vkft_model_describe(const vkft_model_config *cfg, const vkft_model_hooks *hooks,
                                 vkft_model_built *out, vkft_err *err);
-/* Number of model parameters (elements of every non-buffer parameter, the tied head once). */
+/* Number of model parameters (elements of every non-buffer parameter, the tied head once, and
+ * the weights of sites a linear_replace hook computed). */
 int64_t vkft_model_param_numel(const vkft_model_built *m);
 
 /* ---- weights ---- */

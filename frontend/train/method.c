@@ -18,6 +18,8 @@ static const vkft_method_ops *const methods[VKFT_METHOD_COUNT] = {
     [VKFT_METHOD_PREFIX] = &vkft_method_prefix_ops,
     [VKFT_METHOD_PROMPT] = &vkft_method_prompt_ops,
     [VKFT_METHOD_QLORA] = &vkft_method_qlora_ops,
+    [VKFT_METHOD_IA3] = &vkft_method_ia3_ops,
+    [VKFT_METHOD_BITFIT] = &vkft_method_bitfit_ops,
 };
 
 static vkft_status method_new(vkft_method_kind kind, const vkft_model_config *cfg,

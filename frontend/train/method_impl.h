@@ -72,5 +72,7 @@ extern const vkft_method_ops vkft_method_adapter_ops;
 extern const vkft_method_ops vkft_method_prefix_ops;
 extern const vkft_method_ops vkft_method_prompt_ops;
 extern const vkft_method_ops vkft_method_qlora_ops;
+extern const vkft_method_ops vkft_method_ia3_ops;
+extern const vkft_method_ops vkft_method_bitfit_ops;
 
 #endif

@@ -118,7 +118,8 @@ static vkft_status collect_persistent(vkft_trainer *t, vkft_err *err)
         c->bytes = (size_t)numel * sizeof(float);
     }
     t->info.params_total = vkft_model_param_numel(&t->model);
-    if (t->job->method.kind != VKFT_METHOD_FULL)
+    /* a method's own parameters add to the model's (full and BitFit train the model's own) */
+    if (t->job->method.kind != VKFT_METHOD_FULL && t->job->method.kind != VKFT_METHOD_BITFIT)
         t->info.params_total += t->info.params_trainable;
     return VKFT_OK;
 }

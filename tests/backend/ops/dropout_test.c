@@ -3,7 +3,7 @@
  * contract (kept elements are x * s exactly, dropped ones 0, the keep rate is 1 - p within five
  * standard deviations, streams and steps give independent masks), Vulkan against the CPU bit for
  * bit (no tolerance: both compare the same integers and multiply by the same float), in place,
- * p = 0 as an exact copy, the backward through autograd (the gradient is dy through the same
+ * p = 0 and a negative step (evaluation) as exact copies, the backward through autograd (the gradient is dy through the same
  * mask) on both devices, fresh masks per step in a replayed plan, and bad calls refused.
  * In the (split) run the 4 KiB range cuts every tensor here into many chunks, so the chunk
  * base index reaches the shader's hash.
@@ -115,6 +115,9 @@ static void test_contract(test_env *env) {
     float *y0 = run(env->cpu, &x, 5, 9, 0.0f, 3, false);
     CHECK(y0 && !memcmp(y0, xs, n * sizeof *xs));  /* p = 0: an exact copy */
     free(y0);
+    y0 = run(env->cpu, &x, 5, -1, 0.5f, 3, false);
+    CHECK(y0 && !memcmp(y0, xs, n * sizeof *xs));  /* a negative step (evaluation): a copy */
+    free(y0);
     test_io_free(&x);
 }
 
@@ -128,7 +131,8 @@ static void test_vulkan(test_env *env) {
         size_t n = test_io_numel(&x);
         test_fill_normal(&rng, x.data, n, 2.0f);
         for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
-            int32_t seed = (int32_t)(test_rand_u64(&rng) >> 33), step = (int32_t)k + 1;
+            int32_t seed = (int32_t)(test_rand_u64(&rng) >> 33);
+            int32_t step = k == 2 && si == 2 ? -1 : (int32_t)k + 1;  /* one evaluation run */
             uint32_t stream = (uint32_t)(si * 7 + k);
             float *c = run(env->cpu, &x, seed, step, ps[k], stream, false);
             float *v = run(env->vk, &x, seed, step, ps[k], stream, false);

@@ -407,7 +407,7 @@ static void check_refusals(test_env *env)
     CHECK(!run_job(env, "llama_ia3", "cpu", "refuse-bitfit", bitfit, 1, &log, msg));
     printf("refused: %s\n", msg);
     CHECK(strstr(msg, "bias") && strstr(msg, "include_norms"));
-    static const char *const ia3[] = {"method={kind: ia3, targets: [c_attn], feedforward: []}"};
+    static const char *const ia3[] = {"method={kind: ia3, targets: [c_attn, down_proj]}"};
     CHECK(!run_job(env, "llama_ia3", "cpu", "refuse-ia3", ia3, 1, &log, msg));
     printf("refused: %s\n", msg);
     CHECK(strstr(msg, "c_attn") && strstr(msg, "k_proj"));

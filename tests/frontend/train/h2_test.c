@@ -6,8 +6,8 @@
  *   - params_trainable equals what PEFT (AdapterHub for adapters) reports for that config;
  *   - the saved folder has PEFT's file names, config keys and values, and exactly the expected
  *     tensor names and shapes;
- *   - vkft_method_from_adapter + build + compile + init_params on the saved folder gives the
- *     trainer's final eval loss again;
+ *   - vkft_method_from_adapter + build + compile + init_params on the saved folder (on the
+ *     CPU) gives the trainer's final eval loss again;
  *   - adapters start as the base model exactly (first loss equals full fine-tuning's);
  *   - prompt init_text takes the embedding rows of the text's tokens (with <s>) repeated;
  *   - relu is refused clearly; an adapter for another model shape is refused.
@@ -255,6 +255,7 @@ static double reload_loss(test_env *env, const char *name, const char *device, c
     double sum = 0, count = 0, loss = NAN;
     bool ok = tokens && labels && task && weights &&
               !vkft_model_config_load(model, &cfg, &err) &&
+              (o.vocab_size = (int32_t)cfg.vocab) > 0 &&
               !vkft_dataset_open(&src, 1, &o, NULL, &ds, &err) &&
               !vkft_method_from_adapter(dir, &cfg, &method, &err) && !vkft_graph_create(&g) &&
               !vkft_model_build(&cfg, g, &bo, vkft_method_hooks(method), &built, &err) &&
@@ -331,7 +332,9 @@ static void test_case(test_env *env, const fixture_case *c, const char *device)
     test_failures += compare_run(want, &log, what, false);
     test_failures += check_folder(dir, want, false);
     double eval = log.n ? log.m[log.n - 1].eval_loss : NAN;
-    double again = reload_loss(env, c->name, device, dir, c->batch);
+    /* reloaded on the CPU (what from_adapter + init_params do does not depend on the device;
+     * f32 differences between the devices are ~1e-7) */
+    double again = reload_loss(env, c->name, "cpu", dir, c->batch);
     if (!close_rel(again, eval, 1e-5)) {
         fprintf(stderr, "%s: reloaded adapter gives %.9g, training ended at %.9g\n", what,
                 again, eval);
@@ -348,7 +351,9 @@ static void test_case(test_env *env, const fixture_case *c, const char *device)
     vkft_json_free(doc);
 }
 
-/* Adapters start as the base model: the first loss equals full fine-tuning's exactly. */
+/* Adapters start as the base model: the first loss equals full fine-tuning's exactly (on the
+ * CPU: the zero up-projection makes this exact on any device, and Vulkan plans cost seconds on
+ * lavapipe). */
 static void test_adapter_zero_start(test_env *env, const char *device)
 {
     static const char *const one[] = {"train.steps=1"};
@@ -475,8 +480,8 @@ int main(void)
     const char *devices[2] = {"cpu", env.vk ? "vulkan" : NULL};
     for (int d = 0; d < 2 && devices[d]; d++) {
         for (int c = 0; c < N_CASES; c++) test_case(&env, &cases[c], devices[d]);
-        test_adapter_zero_start(&env, devices[d]);
     }
+    test_adapter_zero_start(&env, "cpu");
     test_refusals(&env);
     test_init_text(&env);
     char cmd[300];
