@@ -39,6 +39,7 @@
 #include "cli.h"
 #include "job/job.h"
 #include "model/model.h"
+#include "train/method.h"
 #include "train/trainer.h"
 #include "util/file.h"
 #include "util/rng.h"
@@ -47,7 +48,7 @@ typedef struct bt_args {
     const char *device, *method, *model_dir;
     int64_t steps, warmup, hidden, layers, heads, kv_heads, ffn, vocab, seq, batch, rank;
     double alpha;
-    bool json, shape_given;
+    bool json, profile, shape_given;
 } bt_args;
 
 typedef struct bt_result {
@@ -72,7 +73,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: vkft bench train [--device D] [--method full|lora|both] [--steps N]\n"
                "         [--warmup N] [--hidden H] [--layers L] [--heads N] [--kv-heads K]\n"
                "         [--ffn F] [--vocab V] [--seq T] [--batch B] [--rank R] [--alpha A]\n"
-               "         [--model DIR] [--json]\n");
+               "         [--model DIR] [--profile] [--json]\n");
 }
 
 static bool parse_i64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out) {
@@ -93,8 +94,8 @@ static int parse_args(int argc, char **argv, bt_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) return 1;
-        if (!strcmp(f, "--json")) {
-            a->json = true;
+        if (!strcmp(f, "--json") || !strcmp(f, "--profile")) {
+            *(f[2] == 'j' ? &a->json : &a->profile) = true;
             continue;
         }
         if (!v) {
@@ -277,6 +278,139 @@ static vkft_status bench_method(const bt_args *a, vkft_context *ctx, const char 
     return st;
 }
 
+/* ---- --profile: the same training graph compiled with per-node timing ---- */
+
+typedef struct bt_op_time {
+    const char *op;
+    int phase;
+    double ms;
+    int calls;
+} bt_op_time;
+
+static int cmp_op_time(const void *a, const void *b) {
+    double x = ((const bt_op_time *)a)->ms, y = ((const bt_op_time *)b)->ms;
+    return x > y ? -1 : x < y;
+}
+
+/* Adds the last run of phase to the per-op totals. */
+static vkft_status profile_collect(vkft_plan *p, int phase, bt_op_time *ops, int *n_ops,
+                                   int cap, vkft_err *err) {
+    int n = vkft_plan_profile(p, phase, NULL, 0);
+    vkft_profile_entry *e = n > 0 ? calloc((size_t)n, sizeof *e) : NULL;
+    if (n < 0) return vkft_err_set(err, VKFT_ERR_UNSUPPORTED, "%s", vkft_plan_error(p));
+    if (n > 0 && !e) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
+    vkft_plan_profile(p, phase, e, n);
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        while (k < *n_ops && (ops[k].phase != phase || strcmp(ops[k].op, e[i].op))) k++;
+        if (k == *n_ops && *n_ops < cap) ops[(*n_ops)++] = (bt_op_time){e[i].op, phase, 0, 0};
+        if (k < *n_ops) {
+            ops[k].ms += (double)e[i].ns / 1e6;
+            ops[k].calls++;
+        }
+    }
+    free(e);
+    return VKFT_OK;
+}
+
+/* Builds what the trainer builds (model + method + backward + AdamW), compiles it with
+ * profile, runs warmup + steps steps on random ids and prints the time per op and phase,
+ * averaged over the timed steps. */
+static vkft_status profile_method(const bt_args *a, vkft_context *ctx, const char *model,
+                                  const vkft_model_config *cfg, const char *method,
+                                  vkft_err *err) {
+    vkft_job_method spec = {.kind = VKFT_METHOD_FULL};
+    char all_linear[] = "all-linear", *targets[] = {all_linear};
+    if (!strcmp(method, "lora"))
+        spec = (vkft_job_method){.kind = VKFT_METHOD_LORA, .r = a->rank, .alpha = a->alpha,
+                                 .targets = {targets, 1}, .all_linear = true};
+    vkft_method *m = NULL;
+    vkft_graph *g = NULL;
+    vkft_model_built b = {0};
+    vkft_device *dev = NULL;
+    vkft_plan *p = NULL;
+    vkft_st *st = NULL;
+    size_t n = (size_t)(a->batch * a->seq);
+    int32_t *ids = malloc(n * sizeof *ids), *labels = malloc(n * sizeof *labels);
+    float *w = malloc(n * sizeof *w);
+    enum { CAP = 64 };
+    bt_op_time ops[CAP];
+    int n_ops = 0;
+    vkft_status rc = ids && labels && w ? VKFT_OK
+                                         : vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
+    if (!rc) rc = vkft_method_create(&spec, cfg, &m, err);
+    if (!rc && vkft_graph_create(&g)) rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "oom");
+    vkft_model_build_options bo;
+    vkft_model_build_options_default(&bo);
+    bo.batch = a->batch;
+    bo.seq = a->seq;
+    if (!rc) rc = vkft_model_build(cfg, g, &bo, vkft_method_hooks(m), &b, err);
+    if (!rc) rc = vkft_method_after_build(m, &b, err);
+    vkft_value seed = rc ? VKFT_NONE
+                         : vkft_graph_leaf(g, "loss_seed", VKFT_ROLE_INPUT, VKFT_F32, 1,
+                                           (int64_t[]){1});
+    vkft_optimizer_options oo = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .clip = 1.0f};
+    if (!rc && (seed == VKFT_NONE || vkft_graph_backward(g, b.loss_sum, seed) ||
+                vkft_graph_optimizer(g, &oo) < 0))
+        rc = vkft_err_set(err, VKFT_ERR_INVALID_ARG, "%s", vkft_graph_error(g));
+    if (!rc && vkft_device_open(ctx, a->device, &dev))
+        rc = vkft_err_set(err, VKFT_ERR_DEVICE, "device %s: %s", a->device,
+                          vkft_context_error(ctx));
+    vkft_compile_options co = {.profile = true};
+    vkft_memory_report rep;
+    if (!rc && vkft_compile(dev, g, &co, &rep, &p))
+        rc = vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_device_error(dev));
+    if (!rc) rc = vkft_st_open(model, &st, err);
+    if (!rc) rc = vkft_model_load_weights(&b, st, p, err);
+    if (!rc) rc = vkft_method_load_weights(m, &b, st, p, err);
+    if (!rc) rc = vkft_method_init_params(m, p, 0, err);
+    vkft_rng r;
+    vkft_rng_init(&r, 1);
+    for (size_t i = 0; i < n && !rc; i++) ids[i] = (int32_t)vkft_rng_below(&r, (uint32_t)cfg->vocab);
+    for (size_t i = 0; i < n && !rc; i++) {
+        bool last = (int64_t)(i + 1) % a->seq == 0;     /* the label shift */
+        labels[i] = last ? -100 : ids[i + 1];
+        w[i] = last ? 0.0f : 1.0f;
+    }
+    float loss_seed = 1.0f / (float)(a->batch * (a->seq - 1));
+    double step_ms = 0;
+    for (int64_t it = 0; it < a->warmup + a->steps && !rc; it++) {
+        float hyper[2] = {1e-4f, (float)(it + 1)};
+        double t0 = now_s();
+        if (vkft_plan_upload(p, "tokens", ids, n * sizeof *ids) ||
+            vkft_plan_upload(p, "labels", labels, n * sizeof *labels) ||
+            vkft_plan_upload(p, "loss_weights", w, n * sizeof *w) ||
+            vkft_plan_upload(p, "loss_seed", &loss_seed, sizeof loss_seed) ||
+            vkft_plan_run(p, 0) || vkft_plan_upload(p, "hyper", hyper, sizeof hyper) ||
+            vkft_plan_run(p, 1))
+            rc = vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_plan_error(p));
+        if (rc || it < a->warmup) continue;
+        step_ms += (now_s() - t0) * 1e3;
+        for (int ph = 0; ph < 2 && !rc; ph++) rc = profile_collect(p, ph, ops, &n_ops, CAP, err);
+    }
+    if (!rc) {
+        double total = 0;
+        for (int i = 0; i < n_ops; i++) total += ops[i].ms;
+        qsort(ops, (size_t)n_ops, sizeof *ops, cmp_op_time);
+        printf("%s: %.1f ms/step (wall, profiled), per op and phase (0 = forward + backward, "
+               "1 = clip + AdamW):\n", method, step_ms / (double)a->steps);
+        for (int i = 0; i < n_ops; i++)
+            printf("  %-22s phase %d %9.2f ms/step %5.1f%%  %5d calls/step\n", ops[i].op,
+                   ops[i].phase, ops[i].ms / (double)a->steps, 100.0 * ops[i].ms / total,
+                   (int)(ops[i].calls / a->steps));
+    }
+    vkft_st_close(st);
+    vkft_plan_destroy(p);
+    vkft_device_close(dev);
+    vkft_model_built_free(&b);
+    vkft_graph_destroy(g);
+    vkft_method_free(m);
+    free(ids);
+    free(labels);
+    free(w);
+    return rc;
+}
+
 static void print_result(const bt_args *a, const vkft_model_config *cfg, int64_t seq,
                          const bt_result *r, bool first) {
     const vkft_memory_report *m = &r->info.memory;
@@ -347,7 +481,9 @@ int cmd_bench_train(int argc, char **argv) {
     const char *const *methods = !strcmp(a.method, "both") ? both : &a.method;
     int n_methods = !strcmp(a.method, "both") ? 2 : 1;
     int rc = st ? 1 : ctx ? 0 : 1, printed = 0;
-    for (int i = 0; i < n_methods && !rc; i++, printed++) {
+    for (int i = 0; a.profile && i < n_methods && !rc; i++)
+        if ((st = profile_method(&a, ctx, model, &cfg, methods[i], &err))) rc = 1;
+    for (int i = 0; !a.profile && i < n_methods && !rc; i++, printed++) {
         bt_result r = {0};
         if ((st = bench_method(&a, ctx, dir, model, data, methods[i], seq, &r, &err))) {
             rc = 1;
