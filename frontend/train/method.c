@@ -145,6 +145,14 @@ vkft_status vkft_method_save(const vkft_method *m, const vkft_model_built *built
 
 /* ---- shared helpers ---- */
 
+vkft_role vkft_method_frozen_role(void *user, const char *name, vkft_model_param_kind kind)
+{
+    (void)user;
+    (void)name;
+    (void)kind;
+    return VKFT_ROLE_WEIGHT;
+}
+
 bool vkft_method_target_matches(const char *target, const char *path)
 {
     size_t tl = strlen(target), pl = strlen(path);

@@ -102,14 +102,6 @@ static vkft_status adapter_block(void *user, vkft_graph *g, int layer, vkft_mode
     return VKFT_OK;
 }
 
-static vkft_role frozen_role(void *user, const char *name, vkft_model_param_kind kind)
-{
-    (void)user;
-    (void)name;
-    (void)kind;
-    return VKFT_ROLE_WEIGHT;
-}
-
 static vkft_status adapter_create(vkft_method *m, vkft_err *err)
 {
     vkft_status rc = vkft_method_activation_check(m->spec.activation, err);
@@ -146,7 +138,7 @@ static vkft_status adapter_create(vkft_method *m, vkft_err *err)
         for (int k = 0; k < ADAPTER_TENSORS; k++)
             snprintf(site->names[k], sizeof site->names[k], "%s.%s", site->path, suffixes[k]);
     }
-    m->hooks.param_role = frozen_role;
+    m->hooks.param_role = vkft_method_frozen_role;
     m->hooks.block_output = adapter_block;
     return VKFT_OK;
 }

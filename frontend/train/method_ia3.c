@@ -18,14 +18,6 @@
 #include "train/method_impl.h"
 #include "util/file.h"
 
-static vkft_role frozen_role(void *user, const char *name, vkft_model_param_kind kind)
-{
-    (void)user;
-    (void)name;
-    (void)kind;
-    return VKFT_ROLE_WEIGHT;
-}
-
 /* Whether the site is targeted (counting target hits once per site path) and feed-forward. */
 static bool ia3_wants(vkft_method *m, vkft_ia3_state *s, const vkft_model_site *site, bool count,
                       bool *ff)
@@ -114,7 +106,7 @@ static vkft_status ia3_create(vkft_method *m, vkft_err *err)
     s->target_hits = calloc((size_t)(m->spec.targets.n > 0 ? m->spec.targets.n : 1),
                             sizeof(int));
     if (!s->sites || !s->target_hits) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "oom");
-    m->hooks.param_role = frozen_role;
+    m->hooks.param_role = vkft_method_frozen_role;
     m->hooks.linear_input = ia3_input;
     m->hooks.linear = ia3_output;
     return VKFT_OK;

@@ -51,6 +51,8 @@ struct vkft_method {
 };
 
 /* Shared by the methods (method.c). */
+/* param_role for methods that train only their own parameters: every model weight frozen. */
+vkft_role vkft_method_frozen_role(void *user, const char *name, vkft_model_param_kind kind);
 /* PEFT's suffix rule: target equals the module path or ends it after a '.'. */
 bool vkft_method_target_matches(const char *target, const char *path);
 /* dropout(x) with rate p (x itself when p == 0 or in eval mode): one DROPOUT node reading the

@@ -84,14 +84,6 @@ static vkft_status lora_linear(void *user, vkft_graph *g, const vkft_model_site 
     return VKFT_OK;
 }
 
-static vkft_role frozen_role(void *user, const char *name, vkft_model_param_kind kind)
-{
-    (void)user;
-    (void)name;
-    (void)kind;
-    return VKFT_ROLE_WEIGHT;
-}
-
 static vkft_status lora_create(vkft_method *m, vkft_err *err)
 {
     lora_state *s = calloc(1, sizeof *s);
@@ -103,7 +95,7 @@ static vkft_status lora_create(vkft_method *m, vkft_err *err)
     if (!s->sites || !s->target_hits) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "oom");
     s->scale = m->spec.rslora ? m->spec.alpha / sqrt((double)m->spec.r)
                               : m->spec.alpha / (double)m->spec.r;
-    m->hooks.param_role = frozen_role;
+    m->hooks.param_role = vkft_method_frozen_role;
     m->hooks.linear = lora_linear;
     return VKFT_OK;
 }

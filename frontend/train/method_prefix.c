@@ -98,14 +98,6 @@ static vkft_status prefix_attention(void *user, vkft_graph *g, int layer, int64_
     return VKFT_OK;
 }
 
-static vkft_role frozen_role(void *user, const char *name, vkft_model_param_kind kind)
-{
-    (void)user;
-    (void)name;
-    (void)kind;
-    return VKFT_ROLE_WEIGHT;
-}
-
 static vkft_status prefix_create(vkft_method *m, vkft_err *err)
 {
     const vkft_model_config *c = &m->cfg;
@@ -140,7 +132,7 @@ static vkft_status prefix_create(vkft_method *m, vkft_err *err)
             snprintf(s->names[i], NAME_LEN, "prefix.%d.%s", i / 2, i % 2 ? "value" : "key");
         }
     }
-    m->hooks.param_role = frozen_role;
+    m->hooks.param_role = vkft_method_frozen_role;
     m->hooks.attention_prefix = prefix_attention;
     return VKFT_OK;
 }

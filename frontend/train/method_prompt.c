@@ -43,14 +43,6 @@ static vkft_status prompt_input(void *user, vkft_graph *g, int64_t hidden, vkft_
     return VKFT_OK;
 }
 
-static vkft_role frozen_role(void *user, const char *name, vkft_model_param_kind kind)
-{
-    (void)user;
-    (void)name;
-    (void)kind;
-    return VKFT_ROLE_WEIGHT;
-}
-
 static vkft_status prompt_create(vkft_method *m, vkft_err *err)
 {
     if (m->spec.num_virtual_tokens < 1 || m->spec.num_virtual_tokens > (1 << 20))
@@ -62,7 +54,7 @@ static vkft_status prompt_create(vkft_method *m, vkft_err *err)
     m->impl = s;
     s->tokens = m->spec.num_virtual_tokens;
     s->hidden = m->cfg.hidden;
-    m->hooks.param_role = frozen_role;
+    m->hooks.param_role = vkft_method_frozen_role;
     m->hooks.input_prefix = prompt_input;
     return VKFT_OK;
 }

@@ -72,6 +72,30 @@ merged=$("$vkft" eval --model "$dir/merged" --data "$dir/eval.jsonl" --format co
          --seq 24 --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
 check "merged loss $merged == adapter loss $got" "awk 'BEGIN{d=$merged-$got; if(d<0)d=-d; exit !(d <= 1e-4*$got)}'"
 
+# export to f16: every float tensor f16, loss close to the f32 merge (f16 rounding of weights)
+"$vkft" export --model "$dir/m" --adapter "$dir/out/adapter" --out "$dir/merged16" --dtype f16 \
+  >/dev/null; rc=$?
+check "export --dtype f16: exit 0 and F16 tensors" "[ $rc -eq 0 ] && grep -aq '\"F16\"' '$dir/merged16/model.safetensors' && ! grep -aq '\"F32\"' '$dir/merged16/model.safetensors'"
+m16=$("$vkft" eval --model "$dir/merged16" --data "$dir/eval.jsonl" --format completion \
+      --seq 24 --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
+check "f16 merged loss $m16 ~ $merged" "awk 'BEGIN{d=$m16-$merged; if(d<0)d=-d; exit !(d <= 1e-2*$merged)}'"
+
+# IA3 on GPT-2 (Conv1D weights, biases): the merged model gives the adapter's loss
+"$vkft" init-model --arch gpt2 --hidden 32 --layers 2 --heads 4 --vocab 300 --seq 32 --seed 2 \
+  --out "$dir/g" >/dev/null
+"$vkft" run "$dir/job.yaml" --set output.dir="$dir/out-ia3" --set model.path="$dir/g" \
+  --set "method={kind: ia3, targets: [c_attn, mlp.c_proj], feedforward: [mlp.c_proj]}" \
+  --set train.lr=0.05 >"$dir/ia3.txt" 2>&1; rc=$?
+check "ia3 run: exit 0 ($(tail -1 "$dir/ia3.txt"))" "[ $rc -eq 0 ]"
+ia3=$("$vkft" eval --model "$dir/g" --adapter "$dir/out-ia3/adapter" --data "$dir/eval.jsonl" \
+      --format completion --seq 24 --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
+"$vkft" export --model "$dir/g" --adapter "$dir/out-ia3/adapter" --out "$dir/g-ia3" >/dev/null
+gm=$("$vkft" eval --model "$dir/g-ia3" --data "$dir/eval.jsonl" --format completion --seq 24 \
+     --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
+gb=$("$vkft" eval --model "$dir/g" --data "$dir/eval.jsonl" --format completion --seq 24 \
+     --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
+check "ia3 merged loss $gm == adapter loss $ia3 (base $gb)" "awk 'BEGIN{d=$gm-$ia3; if(d<0)d=-d; e=$gb-$ia3; if(e<0)e=-e; exit !(d <= 1e-4*$ia3 && e > 1e-3)}'"
+
 # generate with the adapter
 "$vkft" generate --model "$dir/m" --adapter "$dir/out/adapter" --prompt "Q: what is" \
   --max-tokens 4 --device "$dev" >"$dir/gen.txt" 2>&1; rc=$?

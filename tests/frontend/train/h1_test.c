@@ -5,7 +5,8 @@
  * trainable parameter count PEFT reports for the same config, the saved adapter (file names,
  * adapter_config.json keys, tensor names, shapes, F32), and the reload: the saved adapter
  * rebuilt, compiled and initialised from its folder gives the trainer's final eval loss.
- * QLoRA also: a LoRA run on the same unquantised model matches its own reference and stays
+ * QLoRA also (on the CPU; loading is device-independent and the LoRA path is train_test's): a
+ * LoRA run on the same unquantised model matches its own reference and stays
  * within 5% of the QLoRA loss (quantisation changes the loss, but a little); the planned
  * frozen weights shrink by exactly the dense-minus-NF4 bytes of the decoder's linear weights;
  * a pre-quantised bitsandbytes checkpoint trains bit for bit like the float one (same codes);
@@ -394,6 +395,38 @@ static void check_qlora_extras(test_env *env, const char *device, const run_log 
     vkft_json_free(doc);
 }
 
+/* A copy of llama_qlora's model_bnb in tmp/<tag> whose tensor `name` is replaced by `data`
+ * (same dtype, bytes given); returns the folder. */
+static bool tampered_bnb(const char *tag, const char *name, const void *data, size_t bytes,
+                         char *dir, size_t cap)
+{
+    char src[600], path[700];
+    fixture_path(src, sizeof src, "llama_qlora", "model_bnb");
+    snprintf(dir, cap, "%s/%s", tmp_root, tag);
+    vkft_err err = {{0}};
+    vkft_st *st = NULL;
+    vkft_st_writer *w = NULL;
+    bool ok = !vkft_mkdirs(dir, &err) && !vkft_st_open(src, &st, &err) &&
+              !vkft_st_writer_create(&w, &err);
+    for (int i = 0; ok && i < vkft_st_count(st); i++) {
+        const vkft_st_tensor *t = vkft_st_at(st, i);
+        bool swap = !strcmp(t->name, name);
+        int64_t shape[1] = {(int64_t)(bytes / vkft_st_dtype_size(t->dtype))};
+        ok = !vkft_st_writer_add(w, t->name, t->dtype, swap ? 1 : t->ndim,
+                                 swap ? shape : t->shape, swap ? data : t->data,
+                                 swap ? bytes : t->bytes, &err);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ok = ok && !vkft_st_writer_finish(w, path, &err);
+    vkft_st_writer_free(w);
+    vkft_st_close(st);
+    snprintf(src + strlen(src), sizeof src - strlen(src), "/config.json");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    ok = ok && !vkft_file_copy(src, path, &err);
+    if (!ok) fprintf(stderr, "tampered_bnb: %s\n", err.msg);
+    return ok;
+}
+
 /* What must be refused, with a message that says why. */
 static void check_refusals(test_env *env)
 {
@@ -411,6 +444,26 @@ static void check_refusals(test_env *env)
     CHECK(!run_job(env, "llama_ia3", "cpu", "refuse-ia3", ia3, 1, &log, msg));
     printf("refused: %s\n", msg);
     CHECK(strstr(msg, "c_attn") && strstr(msg, "k_proj"));
+    /* pre-quantised weights whose quant state the kernels do not compute */
+    static const char *const q = "model.layers.1.self_attn.v_proj.weight";
+    char name[200], dir[600], set[700];
+    const char *sets[1] = {set};
+    float map[16] = {-1.0f, -0.7f, -0.5f, -0.4f, -0.3f, -0.2f, -0.1f, 0.0f,
+                     0.1f, 0.2f, 0.25f, 0.3f, 0.4f, 0.6f, 0.7f, 1.0f};   /* not NF4 */
+    snprintf(name, sizeof name, "%s.quant_map", q);
+    CHECK(tampered_bnb("bnb-map", name, map, sizeof map, dir, sizeof dir));
+    snprintf(set, sizeof set, "model.path=%s", dir);
+    CHECK(!run_job(env, "llama_qlora", "cpu", "refuse-map", sets, 1, &log, msg));
+    printf("refused: %s\n", msg);
+    CHECK(strstr(msg, q) && strstr(msg, "quant_map"));
+    static const char state[] = "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": "
+                                "\"float32\", \"shape\": [16, 32]}";
+    snprintf(name, sizeof name, "%s.quant_state.bitsandbytes__nf4", q);
+    CHECK(tampered_bnb("bnb-state", name, state, strlen(state), dir, sizeof dir));
+    snprintf(set, sizeof set, "model.path=%s", dir);
+    CHECK(!run_job(env, "llama_qlora", "cpu", "refuse-state", sets, 1, &log, msg));
+    printf("refused: %s\n", msg);
+    CHECK(strstr(msg, q) && strstr(msg, "double quantisation"));
 }
 
 /* The checks themselves fail on another case's expectations. */
@@ -442,7 +495,7 @@ int main(void)
         for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
             run_log log = {0};
             check_case(&env, cases[c], devices[d], &log);
-            if (c == 0) check_qlora_extras(&env, devices[d], &log);
+            if (c == 0 && d == 0) check_qlora_extras(&env, devices[d], &log);
             if (c == 2 && d == 0) ia3_cpu = log;
         }
     }
