@@ -20,15 +20,15 @@ count_results() {  # $1: build dir; adds its meson test results to the totals
   passed=$((passed + p)); failed=$((failed + f))
 }
 
-run_suite() {  # $1: build dir, rest: meson setup options
-  local dir="$1"; shift
+run_suite() {  # $1: build dir, $2: timeout multiplier, rest: meson setup options
+  local dir="$1" mult="$2"; shift 2
   if ! { meson setup "$dir" --wipe "$@" >/dev/null 2>&1 || meson setup "$dir" "$@"; }; then
     echo "meson setup $dir failed"; failed=$((failed + 1)); return
   fi
   if ! ninja -C "$dir"; then
     echo "build in $dir failed"; failed=$((failed + 1)); return
   fi
-  meson test -C "$dir" --num-processes 2 --print-errorlogs
+  meson test -C "$dir" --num-processes 2 --print-errorlogs --timeout-multiplier "$mult"
   count_results "$dir"
 }
 
@@ -57,9 +57,10 @@ run_examples() {
   done
 }
 
-run_suite build-ci --buildtype=debugoptimized
+run_suite build-ci 1 --buildtype=debugoptimized
 [ -f build-ci/build.ninja ] && run_examples
-run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+# ASan+UBSan makes the slowest tests (whole training runs on lavapipe) 4-5x slower
+run_suite build-asan 4 --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

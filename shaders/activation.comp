@@ -1,16 +1,19 @@
 #version 450
-// GELU, SILU, SWIGLU and their backwards, elementwise over f32; one invocation per element of
-// this dispatch (a split dispatch binds the same chunk of every tensor). The formulas are the
-// CPU's (backend/cpu/activation.c): sigmoid from e = exp(-|x|) <= 1, which never overflows,
-// and 0.5 (1 + tanh(u)) written as sigmoid(2u), so no tanh of a large argument is taken.
+// GELU, SILU, SWIGLU, RELU, TANH and their backwards, elementwise over f32; one invocation per
+// element of this dispatch (a split dispatch binds the same chunk of every tensor). The
+// formulas are the CPU's (backend/cpu/activation.c): sigmoid from e = exp(-|x|) <= 1, which
+// never overflows, 0.5 (1 + tanh(u)) written as sigmoid(2u), so no tanh of a large argument is
+// taken, and tanh by Cephes' polynomial / exp(-2|x|) (GLSL's tanh has no precision bound and
+// Mesa lowers it to (e^x - e^-x) / (e^x + e^-x), which cancels near 0).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint KIND = 0u;   // 0 gelu, 1 gelu_bw, 2 silu, 3 silu_bw,
-                                                // 4 swiglu, 5 swiglu_bw
+                                                // 4 swiglu, 5 swiglu_bw, 6 relu,
+                                                // 7 relu_bw, 8 tanh, 9 tanh_bw
 layout(set = 0, binding = 0) readonly buffer A { float a[]; };   // x, or dy (backwards)
-layout(set = 0, binding = 1) readonly buffer B { float b[]; };   // x / up / gate (or a again)
+layout(set = 0, binding = 1) readonly buffer B { float b[]; };   // x / y / up / gate (or a)
 layout(set = 0, binding = 2) readonly buffer C { float c[]; };   // up (swiglu_bw; else a)
 layout(set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(set = 0, binding = 4) writeonly buffer Y2 { float y2[]; }; // dup (swiglu_bw; else y)
@@ -51,6 +54,18 @@ float silu_d(float x) {
     return s * (1.0 + x * t);
 }
 
+float tanh_f(float x) {
+    float ax = abs(x);
+    if (ax < 0.625) {
+        float z = x * x;
+        return ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z
+                 + 1.33314422036e-1) * z - 3.33332819422e-1) * z * x + x;
+    }
+    float e = exp(-2.0 * ax);   // ax NaN: e NaN, and so the result
+    float t = (1.0 - e) / (1.0 + e);
+    return x < 0.0 ? -t : t;
+}
+
 void main() {
     uint i = vkft_group_id() * 64u + gl_LocalInvocationID.x;
     if (i >= p.n) return;
@@ -59,6 +74,10 @@ void main() {
     else if (KIND == 2u) y[i] = silu_f(a[i]);
     else if (KIND == 3u) y[i] = a[i] * silu_d(b[i]);
     else if (KIND == 4u) y[i] = silu_f(a[i]) * b[i];
+    else if (KIND == 6u) y[i] = a[i] < 0.0 ? 0.0 : a[i];
+    else if (KIND == 7u) y[i] = b[i] > 0.0 ? a[i] : 0.0;
+    else if (KIND == 8u) y[i] = tanh_f(a[i]);
+    else if (KIND == 9u) y[i] = a[i] * ((1.0 - b[i]) * (1.0 + b[i]));
     else {
         float dy = a[i], g = b[i];
         y[i] = dy * c[i] * silu_d(g);

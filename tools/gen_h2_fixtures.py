@@ -102,7 +102,8 @@ def dims(cfg):
         cfg["head_dim"]
 
 
-ACTS = {"gelu": ref.gelu_new, "silu": torch.nn.functional.silu, "tanh": torch.tanh}
+ACTS = {"gelu": ref.gelu_new, "silu": torch.nn.functional.silu, "tanh": torch.tanh,
+        "relu": torch.relu}
 
 
 def llama_forward_hooked(cfg, w, tokens, hook):
@@ -401,6 +402,10 @@ def main():
     run_case("gpt2_prompt", gpt2,
              {"method": {"kind": "prompt", "num_virtual_tokens": 4},
               "train": tf.train(lr=2e-2, batch=1, steps=3)}, seed=26)
+    run_case("llama_adapter_relu", llama,
+             {"method": {"kind": "adapter", "placement": "pfeiffer", "size": 8,
+                         "activation": "relu"},
+              "train": tf.train(lr=2e-2, steps=4)}, seed=27)
 
 
 if __name__ == "__main__":

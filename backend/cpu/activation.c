@@ -9,6 +9,11 @@
  *   gelu(x)  = x s,            s = sigmoid(2u), u = k (x + c x^3), k = sqrt(2/pi), c = 0.044715
  *   gelu'(x) = s + x s (1 - s) 2k (1 + 3c x^2)
  *   silu(x)  = x s,            s = sigmoid(x);   silu'(x) = s (1 + x (1 - s))
+ * TANH: Cephes' tanhf: an odd degree-11 polynomial for |x| < 0.625 (where (1 - e) / (1 + e)
+ * would lose bits to cancellation), else sign(x) (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.29
+ * (no overflow; e underflows to 0 for large |x|, giving exactly +-1). Its backward takes y:
+ * dx = dy (1 - y)(1 + y), which loses no bits forming 1 - y near |y| = 1 (PyTorch's is
+ * dy (1 - y^2)). RELU: y = x < 0 ? 0 : x (NaN propagates); dx = y > 0 ? dy : 0.
  * The elementwise ops run four floats at a time with vmath.h's exp (<= 2 ulp; the scalar tail
  * uses the same function, so an element's value does not depend on where it falls).
  * Softmax subtracts the row max; row sums are accumulated in double, in index order, by one
@@ -61,7 +66,20 @@ static inline f4 silu_d(f4 x) {
     return s * (splat(1.0f) + x * t);
 }
 
-typedef enum { GELU, GELU_BW, SILU, SILU_BW, SWIGLU, SWIGLU_BW } act_kind;
+/* tanh, lane by lane (see the header comment) */
+static inline f4 tanh_f(f4 x) {
+    f4 ax = (f4)((vkft_i4)x & 0x7fffffff), z = x * x;
+    f4 p = ((((splat(-5.70498872745e-3f) * z + splat(2.06390887954e-2f)) * z
+              + splat(-5.37397155531e-2f)) * z + splat(1.33314422036e-1f)) * z
+            + splat(-3.33332819422e-1f)) * z * x + x;
+    f4 e = vkft_f4_exp(splat(-2.0f) * ax);
+    f4 big = (f4)((vkft_i4)((splat(1.0f) - e) / (splat(1.0f) + e))
+                  | ((vkft_i4)x & (vkft_i4)splat(-0.0f)));
+    return sel(ax < splat(0.625f), p, big);
+}
+
+typedef enum { GELU, GELU_BW, SILU, SILU_BW, SWIGLU, SWIGLU_BW, RELU, RELU_BW, TANH, TANH_BW }
+    act_kind;
 
 typedef struct {
     act_kind kind;
@@ -94,6 +112,10 @@ static void act_range(void *ctx, int64_t b, int64_t e) {
         case SILU: store_n(j->y, i, n, silu_f(a)); break;
         case SILU_BW: store_n(j->y, i, n, a * silu_d(bv)); break;
         case SWIGLU: store_n(j->y, i, n, silu_f(a) * bv); break;
+        case RELU: store_n(j->y, i, n, sel(a < splat(0.0f), splat(0.0f), a)); break;
+        case RELU_BW: store_n(j->y, i, n, sel(bv > splat(0.0f), a, splat(0.0f))); break;
+        case TANH: store_n(j->y, i, n, tanh_f(a)); break;
+        case TANH_BW: store_n(j->y, i, n, a * ((splat(1.0f) - bv) * (splat(1.0f) + bv))); break;
         case SWIGLU_BW: {  /* in: dy, gate, up. out: dgate = dy up silu'(gate), dup = dy silu */
             f4 s, t, c = load_n(j->c, i, n);
             sigmoid2(bv, &s, &t);
@@ -120,6 +142,10 @@ VKFT_CPU_KERNEL(silu) { (void)err; return act(cpu, call, SILU); }
 VKFT_CPU_KERNEL(silu_backward) { (void)err; return act(cpu, call, SILU_BW); }
 VKFT_CPU_KERNEL(swiglu) { (void)err; return act(cpu, call, SWIGLU); }
 VKFT_CPU_KERNEL(swiglu_backward) { (void)err; return act(cpu, call, SWIGLU_BW); }
+VKFT_CPU_KERNEL(relu) { (void)err; return act(cpu, call, RELU); }
+VKFT_CPU_KERNEL(relu_backward) { (void)err; return act(cpu, call, RELU_BW); }
+VKFT_CPU_KERNEL(tanh) { (void)err; return act(cpu, call, TANH); }
+VKFT_CPU_KERNEL(tanh_backward) { (void)err; return act(cpu, call, TANH_BW); }
 
 typedef struct {
     const float *a, *b;   /* softmax: x; backward: dy, y */

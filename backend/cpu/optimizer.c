@@ -1,15 +1,22 @@
 /*
  * CPU kernels of the optimizer ops (rows in ops/optimizer.c).
  *
- * SUM_SQUARES: fixed blocks of SUMSQ_BLOCK elements, each summed in double in index order, then
- * the block sums added in block order: the result depends on neither the thread count nor how
- * parallel_for splits the blocks.
- * ADAMW: elementwise in f32, the same operations in the same order as shaders/adamw.comp.
+ * SUM_SQUARES: fixed blocks of SUMSQ_BLOCK elements, each summed in double over two lanes
+ * (even and odd elements, then the two lane sums), then the block sums added in block order: the
+ * result depends on neither the thread count nor how parallel_for splits the blocks.
+ * ADAMW: elementwise in f32, the same operations in the same order as shaders/adamw.comp, four
+ * elements at a time (vmath.h; the square root lane by lane), so every element gets the bits
+ * the scalar formula gives.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cpu/kernels.h"
+#include "cpu/vmath.h"
+
+typedef double vkft_d2 __attribute__((vector_size(16)));
+typedef float vkft_f2 __attribute__((vector_size(8)));
 
 #define SUMSQ_BLOCK 4096
 
@@ -23,9 +30,17 @@ static void sumsq_blocks(void *ctx, int64_t begin, int64_t end) {
     const sumsq_job *j = ctx;
     for (int64_t b = begin; b < end; b++) {
         int64_t e0 = b * SUMSQ_BLOCK, e1 = e0 + SUMSQ_BLOCK < j->n ? e0 + SUMSQ_BLOCK : j->n;
-        double acc = 0.0;
-        for (int64_t i = e0; i < e1; i++) acc += (double)j->x[i] * (double)j->x[i];
-        j->part[b] = acc;
+        vkft_d2 acc = {0.0, 0.0};
+        int64_t i = e0;
+        for (; i + 2 <= e1; i += 2) {
+            vkft_f2 x2;
+            memcpy(&x2, j->x + i, sizeof x2);
+            vkft_d2 d = __builtin_convertvector(x2, vkft_d2);
+            acc += d * d;
+        }
+        double a = acc[0] + acc[1];
+        if (i < e1) a += (double)j->x[i] * (double)j->x[i];
+        j->part[b] = a;
     }
 }
 
@@ -72,7 +87,25 @@ typedef struct {
 
 static void adamw_range(void *ctx, int64_t begin, int64_t end) {
     const adamw_job *j = ctx;
-    for (int64_t i = begin; i < end; i++) {
+    int64_t i = begin;
+    vkft_f4 gs = vkft_f4_splat(j->gs), decay = vkft_f4_splat(j->decay);
+    vkft_f4 b1 = vkft_f4_splat(j->b1), one_b1 = vkft_f4_splat(j->one_b1);
+    vkft_f4 b2 = vkft_f4_splat(j->b2), one_b2 = vkft_f4_splat(j->one_b2);
+    vkft_f4 bc2 = vkft_f4_splat(j->bc2_sqrt), eps = vkft_f4_splat(j->eps);
+    vkft_f4 step = vkft_f4_splat(j->step_size);
+    for (; i + 4 <= end; i += 4) {
+        vkft_f4 g = vkft_f4_load(j->g + i) * gs;
+        vkft_f4 p = vkft_f4_load(j->p + i) * decay;
+        vkft_f4 m = b1 * vkft_f4_load(j->m + i) + one_b1 * g;
+        vkft_f4 v = b2 * vkft_f4_load(j->v + i) + one_b2 * (g * g);
+        vkft_f4 sq;
+        for (int k = 0; k < 4; k++) sq[k] = sqrtf(v[k]);
+        vkft_f4 denom = sq / bc2 + eps;
+        vkft_f4_store(j->p_out + i, p - step * (m / denom));
+        vkft_f4_store(j->m_out + i, m);
+        vkft_f4_store(j->v_out + i, v);
+    }
+    for (; i < end; i++) {
         float g = j->g[i] * j->gs;
         float p = j->p[i] * j->decay;
         float m = j->b1 * j->m[i] + j->one_b1 * g;

@@ -1,7 +1,8 @@
 /*
- * Rows of the activation ops: GELU (tanh approximation), SILU, SWIGLU and SOFTMAX over the last
- * dim, each with its backward. All take and give f32 tensors of one shape; backward ops take
- * the upstream gradient first (dy), then the forward's inputs (or, for softmax, its output).
+ * Rows of the activation ops: GELU (tanh approximation), SILU, SWIGLU, SOFTMAX over the last
+ * dim, RELU and TANH, each with its backward. All take and give f32 tensors of one shape;
+ * backward ops take the upstream gradient first (dy), then the forward's inputs (or, for
+ * softmax, relu and tanh, its output, so the input need not stay alive).
  */
 #include "cpu/kernels.h"
 #include "ops/grad_rules.h"
@@ -41,3 +42,7 @@ ACT_ROW(swiglu, 2, 1, vkft_grad_swiglu, "gate", "up")
 ACT_ROW(swiglu_backward, 3, 2, NULL, "dy", "gate", "up")
 ACT_ROW(softmax, 1, 1, vkft_grad_softmax, "x")
 ACT_ROW(softmax_backward, 2, 1, NULL, "dy", "y")
+ACT_ROW(relu, 1, 1, vkft_grad_relu, "x")
+ACT_ROW(relu_backward, 2, 1, NULL, "dy", "y")
+ACT_ROW(tanh, 1, 1, vkft_grad_tanh, "x")
+ACT_ROW(tanh_backward, 2, 1, NULL, "dy", "y")

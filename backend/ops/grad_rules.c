@@ -241,6 +241,16 @@ VKFT_GRAD_RULE(softmax) {
     return VKFT_OK;
 }
 
+VKFT_GRAD_RULE(relu) {
+    if (need[0]) din[0] = op1(g, VKFT_OP_RELU_BACKWARD, NULL, dout[0], n->out[0], -1);
+    return VKFT_OK;
+}
+
+VKFT_GRAD_RULE(tanh) {
+    if (need[0]) din[0] = op1(g, VKFT_OP_TANH_BACKWARD, NULL, dout[0], n->out[0], -1);
+    return VKFT_OK;
+}
+
 VKFT_GRAD_RULE(rope) {
     if (need[0]) din[0] = op1(g, VKFT_OP_ROPE_BACKWARD, n->params, dout[0], V(1), V(2));
     return VKFT_OK;

@@ -45,6 +45,10 @@ static const vkft_op_def *const op_table[] = {
     [VKFT_OP_MATMUL_NF4] = &vkft_op_matmul_nf4_def,
     [VKFT_OP_GRAD_CLIP] = &vkft_op_grad_clip_def,
     [VKFT_OP_DROPOUT] = &vkft_op_dropout_def,
+    [VKFT_OP_RELU] = &vkft_op_relu_def,
+    [VKFT_OP_RELU_BACKWARD] = &vkft_op_relu_backward_def,
+    [VKFT_OP_TANH] = &vkft_op_tanh_def,
+    [VKFT_OP_TANH_BACKWARD] = &vkft_op_tanh_backward_def,
 };
 
 static_assert(sizeof op_table / sizeof op_table[0] == VKFT_OP_COUNT,

@@ -1,7 +1,7 @@
 /*
  * Vulkan recording of the activation ops (shaders activation.comp, softmax.comp).
  *
- * GELU, SILU, SWIGLU and their backwards are elementwise: every tensor has one shape, so a big
+ * GELU, SILU, SWIGLU, RELU, TANH and their backwards are elementwise: every tensor has one shape, so a big
  * one (an MLP activation [tokens, 4 * hidden] can pass 128 MiB) is split into chunks of
  * elements bound at the same offsets in every tensor.
  *
@@ -45,6 +45,10 @@ VKFT_VK_OP(silu) { return act(rec, call, 2, err); }
 VKFT_VK_OP(silu_backward) { return act(rec, call, 3, err); }
 VKFT_VK_OP(swiglu) { return act(rec, call, 4, err); }
 VKFT_VK_OP(swiglu_backward) { return act(rec, call, 5, err); }
+VKFT_VK_OP(relu) { return act(rec, call, 6, err); }
+VKFT_VK_OP(relu_backward) { return act(rec, call, 7, err); }
+VKFT_VK_OP(tanh) { return act(rec, call, 8, err); }
+VKFT_VK_OP(tanh_backward) { return act(rec, call, 9, err); }
 
 /* Workgroup size for a row of h: a power of two <= h, 8..256 on GPUs; 8 (one lavapipe subgroup)
  * on CPU-shaped drivers, where each barrier is a coroutine switch (the norms measured 8 lanes

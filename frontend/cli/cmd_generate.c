@@ -144,6 +144,7 @@ int cmd_generate(int argc, char **argv) {
         o.hooks = vkft_method_hooks(method);
         o.upload = upload_adapter;
         o.upload_user = method;
+        if (vkft_method_needs_full_sequence(method)) o.no_cache = true;  /* prompt tuning */
     }
     size_t n_out = 0;
     fputs(prompt, stdout);

@@ -113,6 +113,7 @@ void vkft_method_set_base(vkft_method *m, const char *model_path,
 
 const vkft_model_hooks *vkft_method_hooks(vkft_method *m) { return &m->hooks; }
 const char *vkft_method_output_name(const vkft_method *m) { return m->ops->output; }
+bool vkft_method_needs_full_sequence(const vkft_method *m) { return m->hooks.input_prefix; }
 
 const char *vkft_method_dropout_input(const vkft_method *m)
 {

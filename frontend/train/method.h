@@ -39,6 +39,9 @@ void vkft_method_set_base(vkft_method *m, const char *model_path,
 void vkft_method_set_eval(vkft_method *m, bool eval);
 /* The sub-folder of output.dir the result is saved to ("adapter" or "model"). */
 const char *vkft_method_output_name(const vkft_method *m);
+/* Whether the method prepends input embeddings (prompt tuning), which a KV-cache decode
+ * cannot take: generation then recomputes the sequence each token. */
+bool vkft_method_needs_full_sequence(const vkft_method *m);
 void vkft_method_free(vkft_method *m);
 const vkft_model_hooks *vkft_method_hooks(vkft_method *m);
 /* Name of the DROPOUT seed input ("dropout_seed", i32 [2] = {seed, step}) or NULL when the

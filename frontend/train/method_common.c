@@ -52,37 +52,9 @@ vkft_value vkft_method_affine(vkft_graph *g, vkft_value x, vkft_value w, vkft_va
     return op1(g, VKFT_OP_ADD, NULL, (vkft_value[]){y, b}, 2, err);
 }
 
-static vkft_value reshape(vkft_graph *g, vkft_value x, int ndim, const int64_t *shape,
-                          vkft_err *err)
-{
-    vkft_shape_params p = {.ndim = ndim};
-    memcpy(p.shape, shape, sizeof(int64_t) * (size_t)ndim);
-    return op1(g, VKFT_OP_COPY, &p, &x, 1, err);
-}
-
 vkft_value vkft_method_tanh(vkft_graph *g, vkft_value x, vkft_err *err)
 {
-    const vkft_desc *d = vkft_graph_value_desc(g, x);
-    if (!d) return graph_fail(g, "tanh", err);
-    vkft_desc shape = *d;
-    int64_t n = 1;
-    for (int i = 0; i < d->ndim; i++) n *= d->shape[i];
-    /* [n, 1] columns 2x and 0 side by side; softmax over the pair gives σ(2x) in column 0 */
-    vkft_scale_params twice = {.alpha = 2.0f, .beta = 0.0f};
-    vkft_value x2 = op1(g, VKFT_OP_SCALE, &twice, &x, 1, err);
-    vkft_value col = x2 == VKFT_NONE ? VKFT_NONE : reshape(g, x2, 2, (int64_t[]){n, 1}, err);
-    if (col == VKFT_NONE) return VKFT_NONE;
-    vkft_value zero = vkft_graph_fill(g, VKFT_F32, 2, (int64_t[]){n, 1}, 0.0f);
-    if (zero == VKFT_NONE) return graph_fail(g, "fill", err);
-    vkft_concat_params cp = {.axis = 1};
-    vkft_value pair = op1(g, VKFT_OP_CONCAT, &cp, (vkft_value[]){col, zero}, 2, err);
-    vkft_value s = pair == VKFT_NONE ? VKFT_NONE : op1(g, VKFT_OP_SOFTMAX, NULL, &pair, 1, err);
-    vkft_slice_params sp = {.axis = 1, .start = 0, .len = 1};
-    vkft_value sig = s == VKFT_NONE ? VKFT_NONE : op1(g, VKFT_OP_SLICE, &sp, &s, 1, err);
-    vkft_value back = sig == VKFT_NONE ? VKFT_NONE : reshape(g, sig, shape.ndim, shape.shape,
-                                                             err);
-    vkft_scale_params affine = {.alpha = 2.0f, .beta = -1.0f};
-    return back == VKFT_NONE ? VKFT_NONE : op1(g, VKFT_OP_SCALE, &affine, &back, 1, err);
+    return op1(g, VKFT_OP_TANH, NULL, &x, 1, err);
 }
 
 static const char *const activation_names[VKFT_ADAPTER_ACTIVATION_COUNT] = {
@@ -107,10 +79,6 @@ bool vkft_method_activation_parse(const char *s, vkft_adapter_activation *out)
 
 vkft_status vkft_method_activation_check(vkft_adapter_activation act, vkft_err *err)
 {
-    if (act == VKFT_ADAPTER_RELU)
-        return vkft_err_set(err, VKFT_ERR_UNSUPPORTED,
-                            "method.activation relu: the backend has no RELU op yet; choose "
-                            "gelu, silu or tanh");
     if ((int)act < 0 || act >= VKFT_ADAPTER_ACTIVATION_COUNT)
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "method.activation: unknown value %d",
                             (int)act);
@@ -120,9 +88,12 @@ vkft_status vkft_method_activation_check(vkft_adapter_activation act, vkft_err *
 vkft_value vkft_method_activation(vkft_graph *g, vkft_adapter_activation act, vkft_value x,
                                   vkft_err *err)
 {
+    static const vkft_op ops[VKFT_ADAPTER_ACTIVATION_COUNT] = {
+        [VKFT_ADAPTER_RELU] = VKFT_OP_RELU, [VKFT_ADAPTER_GELU] = VKFT_OP_GELU,
+        [VKFT_ADAPTER_SILU] = VKFT_OP_SILU, [VKFT_ADAPTER_TANH] = VKFT_OP_TANH,
+    };
     if (vkft_method_activation_check(act, err)) return VKFT_NONE;
-    if (act == VKFT_ADAPTER_TANH) return vkft_method_tanh(g, x, err);
-    return op1(g, act == VKFT_ADAPTER_GELU ? VKFT_OP_GELU : VKFT_OP_SILU, NULL, &x, 1, err);
+    return op1(g, ops[act], NULL, &x, 1, err);
 }
 
 /* ---- adapter folders ---- */

@@ -34,12 +34,10 @@ void vkft_method_fill_normal(float *buf, size_t n, uint64_t seed, uint64_t strea
 /* y = x Wᵀ + b: x [..., in], w [out, in], b [out] or VKFT_NONE. */
 vkft_value vkft_method_affine(vkft_graph *g, vkft_value x, vkft_value w, vkft_value b,
                               vkft_err *err);
-/* tanh(x) of any f32 x, as 2 · softmax([2x, 0])₀ − 1 = 2σ(2x) − 1 (the backend has no TANH op;
- * this is exact in real arithmetic and differentiable through SOFTMAX; f32 error ~1e-7
- * absolute). */
+/* tanh(x) of any f32 x: the backend's TANH op (its gradient is TANH_BACKWARD from y). */
 vkft_value vkft_method_tanh(vkft_graph *g, vkft_value x, vkft_err *err);
-/* The bottleneck activation: gelu (tanh approximation), silu, tanh. relu has no backend op
- * yet: VKFT_ERR_UNSUPPORTED (vkft_method_activation_check says so before any build). */
+/* The bottleneck activation: relu, gelu (tanh approximation), silu, tanh, each one backend op.
+ * vkft_method_activation_check refuses a value outside the enum (VKFT_ERR_INVALID_ARG). */
 vkft_value vkft_method_activation(vkft_graph *g, vkft_adapter_activation act, vkft_value x,
                                   vkft_err *err);
 vkft_status vkft_method_activation_check(vkft_adapter_activation act, vkft_err *err);

@@ -161,6 +161,14 @@ typedef enum vkft_op {
      *   dropout sites apart.
      */
     VKFT_OP_DROPOUT,
+    /* y = max(x, 0) (f32; NaN stays NaN). */
+    VKFT_OP_RELU,
+    /* in: dy, y (the forward's OUTPUT). out: dx = y > 0 ? dy : 0 (0 at x = 0, as PyTorch). */
+    VKFT_OP_RELU_BACKWARD,
+    /* y = tanh(x) (f32; |error| <= a few ulp, exact +-1 for large |x|). */
+    VKFT_OP_TANH,
+    /* in: dy, y (the forward's OUTPUT). out: dx = dy (1 - y) (1 + y). */
+    VKFT_OP_TANH_BACKWARD,
     VKFT_OP_COUNT
 } vkft_op;
 

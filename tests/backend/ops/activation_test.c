@@ -1,6 +1,7 @@
 /*
- * gelu, silu, swiglu, softmax and their backwards: the CPU against the contracts' formulas in
- * double, Vulkan against the CPU, backwards against finite differences, large inputs, bad input.
+ * gelu, silu, swiglu, softmax, relu, tanh and their backwards: the CPU against the contracts'
+ * formulas in double, Vulkan against the CPU, backwards against finite differences, large
+ * inputs, bad input.
  *
  * Inputs mix normals with values up to |x| = 30 (and a few of 1e4 and 1e30, where x^3 overflows):
  * every output must stay finite.
@@ -13,6 +14,13 @@
  *     f32 rounding 1e-7 each, times |dy| < 5; measured 6e-8);
  *   softmax: rtol 1e-5, atol 1e-12 (y >= e^-60 here; exp args stay in [-60, 0]);
  *   softmax_backward: atol 1e-7 for the cancellation in dy - sum(dy y).
+ *   relu and relu_backward: exact (atol 0, rtol 0): a comparison and a copy.
+ *   tanh: rtol 1e-6: the same formulas; the polynomial branch (|x| < 0.625) differs only by
+ *     FMA contraction, the exp branch damps exp's relative error by 2e / (1 + e)^2 <= 0.35
+ *     with e = exp(-2|x|) in [0, 0.29] (measured over 2e6 points in [-12, 12]: 3.2e-7, at
+ *     the branch edge); tanh_backward: dy (1 - y)(1 + y) from the same y: rtol 1e-6.
+ * The CPU's tanh against tanh() in double: rtol 4e-7 (Cephes quotes 2.9e-7 peak for its tanhf
+ * polynomial; measured 1.5e-7 over the points above), atol 1e-30.
  * Rows of 32001 do not fit the (split) run's 4 KiB range: there Vulkan must refuse cleanly.
  */
 #include <math.h>
@@ -67,6 +75,51 @@ static double gelu_ref(double x) {
 }
 static double silu_ref(double x) { return x / (1.0 + exp(-x)); }
 
+/* relu and tanh of every x against the contracts (relu exact, tanh 4e-7 relative) and their
+ * backwards against dy * the derivative in double from the same y (relu_backward exact). */
+static void check_relu_tanh(test_env *env, test_io *x, test_io *dy) {
+    size_t n = test_io_numel(x);
+    float *r = cpu_run(env, VKFT_OP_RELU, x, 1, 1, 0), *t = cpu_run(env, VKFT_OP_TANH, x, 1, 1, 0);
+    const float *xs = x->data, *g = dy->data;
+    for (size_t i = 0; r && t && i < n; i++) {
+        double rt = tanh((double)xs[i]), rr = xs[i] < 0.0f ? 0.0 : xs[i];
+        if (r[i] != rr || fabs(t[i] - rt) > 1e-30 + 4e-7 * fabs(rt) || fabs(t[i]) > 1.0f) {
+            fprintf(stderr, "x = %.9g: relu %.9g (want %.9g), tanh %.9g (want %.9g)\n", xs[i],
+                    r[i], rr, t[i], rt);
+            test_failures++;
+            break;
+        }
+    }
+    test_io ry[2] = {*dy, *x}, ty[2] = {*dy, *x};
+    ry[1].data = r;
+    ty[1].data = t;
+    float *dr = r && t ? cpu_run(env, VKFT_OP_RELU_BACKWARD, ry, 2, 1, 0) : NULL;
+    float *dt = r && t ? cpu_run(env, VKFT_OP_TANH_BACKWARD, ty, 2, 1, 0) : NULL;
+    for (size_t i = 0; dr && dt && i < n; i++) {
+        double wr = r[i] > 0.0f ? g[i] : 0.0, wt = g[i] * (1.0 - (double)t[i] * t[i]);
+        if (dr[i] != wr || fabs(dt[i] - wt) > 1e-7 * fabs(g[i]) + 1e-6 * fabs(wt)) {
+            fprintf(stderr, "x = %.9g dy = %.9g: relu' %.9g (want %.9g), tanh' %.9g (want "
+                    "%.9g)\n", xs[i], g[i], dr[i], wr, dt[i], wt);
+            test_failures++;
+            break;
+        }
+    }
+    test_io out = desc_io(x->ndim, x->shape);
+    char what[96];
+    snprintf(what, sizeof what, "relu [%zu elements]", n);
+    test_vk_vs_cpu(env, what, VKFT_OP_RELU, NULL, x, 1, &out, 1, 0.0f, 0.0f);
+    snprintf(what, sizeof what, "tanh [%zu elements]", n);
+    test_vk_vs_cpu(env, what, VKFT_OP_TANH, NULL, x, 1, &out, 1, 1e-30f, 1e-6f);
+    snprintf(what, sizeof what, "relu_backward [%zu elements]", n);
+    if (r) test_vk_vs_cpu(env, what, VKFT_OP_RELU_BACKWARD, NULL, ry, 2, &out, 1, 0.0f, 0.0f);
+    snprintf(what, sizeof what, "tanh_backward [%zu elements]", n);
+    if (t) test_vk_vs_cpu(env, what, VKFT_OP_TANH_BACKWARD, NULL, ty, 2, &out, 1, 1e-30f, 1e-6f);
+    free(r);
+    free(t);
+    free(dr);
+    free(dt);
+}
+
 static void test_elementwise(test_env *env, int nd, const int64_t *shape) {
     /* u is not wide: silu(1e30) * 1e30 overflows (correctly) */
     test_io x = input(nd, shape, 3.0f, true), u = input(nd, shape, 3.0f, false);
@@ -114,6 +167,10 @@ static void test_elementwise(test_env *env, int nd, const int64_t *shape) {
         test_vk_vs_cpu(env, what, cases[c].op, NULL, cases[c].in, cases[c].n_in, out,
                        cases[c].n_out, cases[c].atol, 2e-5f);
     }
+    check_relu_tanh(env, &x, &dy);
+    test_io small = input(nd, shape, 0.3f, false);   /* mostly tanh's polynomial branch */
+    check_relu_tanh(env, &small, &dy);
+    test_io_free(&small);
     test_io_free(&x);
     test_io_free(&u);
     test_io_free(&dy);
@@ -204,6 +261,26 @@ static void test_grads(test_env *env, int nd, const int64_t *shape) {
                      od, 1, proj, w, d, 1e-2f, 1e-4f, 2e-4f, 64);
         free(d);
     }
+    /* relu, tanh: d from *_backward(g, y). relu's kink at 0 is kept 2 eps away from every
+     * point (there the difference quotient is of neither side) */
+    static const vkft_op fw[2] = {VKFT_OP_RELU, VKFT_OP_TANH};
+    static const vkft_op bw[2] = {VKFT_OP_RELU_BACKWARD, VKFT_OP_TANH_BACKWARD};
+    for (int k = 0; k < 2; k++) {
+        test_io xr = input(nd, shape, 2.0f, false);
+        float *xv = xr.data;
+        for (size_t i = 0; i < n; i++)
+            if (fabsf(xv[i]) < 0.05f) xv[i] = xv[i] < 0.0f ? -0.05f : 0.05f;
+        float *y = cpu_run(env, fw[k], &xr, 1, 1, 0);
+        test_io yb[2] = {g, xr};
+        yb[1].data = y;
+        d = y ? cpu_run(env, bw[k], yb, 2, 1, 0) : NULL;
+        if (d)
+            test_grad_fd(env, k ? "tanh grad" : "relu grad", fw[k], NULL, &xr, 1, od, 1, proj, 0,
+                         d, 1e-2f, 1e-4f, 2e-4f, 64);
+        free(d);
+        free(y);
+        test_io_free(&xr);
+    }
     /* softmax: d from softmax_backward(g, y) */
     float *y = cpu_run(env, VKFT_OP_SOFTMAX, &x, 1, 1, 0);
     test_io sb[2] = {g, {.dtype = VKFT_F32, .ndim = nd, .data = y}};
@@ -245,6 +322,10 @@ static void test_bad_input(test_env *env) {
     expect_bad(VKFT_OP_SWIGLU_BACKWARD, &f, &f, &g, VKFT_ERR_SHAPE);
     expect_bad(VKFT_OP_SOFTMAX, &i, NULL, NULL, VKFT_ERR_DTYPE);
     expect_bad(VKFT_OP_SOFTMAX_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
+    expect_bad(VKFT_OP_RELU, &h, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_RELU_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
+    expect_bad(VKFT_OP_TANH, &i, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_TANH_BACKWARD, &f, &i, NULL, VKFT_ERR_DTYPE);
     vkft_device *dev = env->vk ? env->vk : env->cpu;
     vkft_tensor *a = NULL, *o = NULL;
     CHECK_OK(vkft_tensor_create(dev, VKFT_F32, 2, (int64_t[]){3, 4}, &a), dev);
