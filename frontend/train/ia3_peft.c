@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/method_common.h"
 #include "util/file.h"
 #include "util/json.h"
 
@@ -28,35 +29,24 @@ static void str_list(vkft_json_writer *j, const char *const *items, int n)
 }
 
 /* adapter_config.json as PEFT writes an IA3Config (keys sorted). */
-static vkft_status write_config(const vkft_ia3_config *c, const char *dir, vkft_err *err)
+static void config_json(const vkft_ia3_config *c, vkft_json_writer *j)
 {
-    vkft_json_writer j;
-    vkft_json_writer_init(&j, 2);
-    vkft_json_obj_begin(&j);
-    vkft_json_key(&j, "auto_mapping"); vkft_json_null(&j);
-    vkft_json_key(&j, "base_model_name_or_path"); vkft_json_str(&j, c->base_model);
-    vkft_json_key(&j, "exclude_modules"); vkft_json_null(&j);
-    vkft_json_key(&j, "fan_in_fan_out"); vkft_json_bool(&j, c->fan_in_fan_out);
-    vkft_json_key(&j, "feedforward_modules"); str_list(&j, c->feedforward, c->n_feedforward);
-    vkft_json_key(&j, "inference_mode"); vkft_json_bool(&j, true);
-    vkft_json_key(&j, "init_ia3_weights"); vkft_json_bool(&j, true);
-    vkft_json_key(&j, "modules_to_save"); vkft_json_null(&j);
-    vkft_json_key(&j, "peft_type"); vkft_json_str(&j, "IA3");
-    vkft_json_key(&j, "revision"); vkft_json_null(&j);
-    vkft_json_key(&j, "target_modules");
-    if (c->all_linear) vkft_json_str(&j, "all-linear");
-    else str_list(&j, c->targets, c->n_targets);
-    vkft_json_key(&j, "task_type"); vkft_json_str(&j, "CAUSAL_LM");
-    vkft_json_obj_end(&j);
-    char *text = NULL, *path = NULL;
-    size_t len = 0;
-    vkft_status rc = vkft_json_writer_finish(&j, &text, &len, err);
-    if (!rc && !(path = vkft_path_join(dir, "adapter_config.json")))
-        rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    if (!rc) rc = vkft_file_write_atomic(path, text, len, err);
-    free(path);
-    free(text);
-    return rc;
+    vkft_json_obj_begin(j);
+    vkft_json_key(j, "auto_mapping"); vkft_json_null(j);
+    vkft_json_key(j, "base_model_name_or_path"); vkft_json_str(j, c->base_model);
+    vkft_json_key(j, "exclude_modules"); vkft_json_null(j);
+    vkft_json_key(j, "fan_in_fan_out"); vkft_json_bool(j, c->fan_in_fan_out);
+    vkft_json_key(j, "feedforward_modules"); str_list(j, c->feedforward, c->n_feedforward);
+    vkft_json_key(j, "inference_mode"); vkft_json_bool(j, true);
+    vkft_json_key(j, "init_ia3_weights"); vkft_json_bool(j, true);
+    vkft_json_key(j, "modules_to_save"); vkft_json_null(j);
+    vkft_json_key(j, "peft_type"); vkft_json_str(j, "IA3");
+    vkft_json_key(j, "revision"); vkft_json_null(j);
+    vkft_json_key(j, "target_modules");
+    if (c->all_linear) vkft_json_str(j, "all-linear");
+    else str_list(j, c->targets, c->n_targets);
+    vkft_json_key(j, "task_type"); vkft_json_str(j, "CAUSAL_LM");
+    vkft_json_obj_end(j);
 }
 
 vkft_status vkft_ia3_save(const vkft_ia3_state *s, const vkft_ia3_config *c, vkft_plan *plan,
@@ -75,12 +65,12 @@ vkft_status vkft_ia3_save(const vkft_ia3_state *s, const vkft_ia3_config *c, vkf
         if (!rc) rc = vkft_st_writer_add(w, e->name, VKFT_ST_F32, 2, shape, bufs[i],
                                          (size_t)e->n * sizeof(float), err);
     }
-    if (!rc) rc = write_config(c, dir, err);
-    if (!rc) rc = vkft_st_writer_metadata(w, "format", "pt", err);
-    char *path = rc ? NULL : vkft_path_join(dir, "adapter_model.safetensors");
-    if (!rc && !path) rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    if (!rc) rc = vkft_st_writer_finish(w, path, err);
-    free(path);
+    if (!rc) {
+        vkft_json_writer j;
+        vkft_json_writer_init(&j, 2);
+        config_json(c, &j);
+        rc = vkft_method_folder_write(dir, &j, w, err);
+    }
     vkft_st_writer_free(w);
     for (int i = 0; bufs && i < s->n_sites; i++) free(bufs[i]);
     free(bufs);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/method_common.h"
 #include "train/method_impl.h"
 #include "util/file.h"
 #include "util/json.h"
@@ -111,27 +112,15 @@ static vkft_status bitfit_init_params(vkft_method *m, vkft_plan *plan, uint64_t 
     return rc;
 }
 
-static vkft_status write_config(const vkft_method *m, const char *dir, const char *base_model,
-                                vkft_err *err)
+static void config_json(const vkft_method *m, const char *base_model, vkft_json_writer *j)
 {
-    vkft_json_writer j;
-    vkft_json_writer_init(&j, 2);
-    vkft_json_obj_begin(&j);
-    vkft_json_key(&j, "base_model_name_or_path"); vkft_json_str(&j, base_model);
-    vkft_json_key(&j, "include_norms"); vkft_json_bool(&j, m->spec.include_norms);
-    vkft_json_key(&j, "inference_mode"); vkft_json_bool(&j, true);
-    vkft_json_key(&j, "peft_type"); vkft_json_str(&j, "BITFIT");
-    vkft_json_key(&j, "task_type"); vkft_json_str(&j, "CAUSAL_LM");
-    vkft_json_obj_end(&j);
-    char *text = NULL, *path = NULL;
-    size_t len = 0;
-    vkft_status rc = vkft_json_writer_finish(&j, &text, &len, err);
-    if (!rc && !(path = vkft_path_join(dir, "adapter_config.json")))
-        rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    if (!rc) rc = vkft_file_write_atomic(path, text, len, err);
-    free(path);
-    free(text);
-    return rc;
+    vkft_json_obj_begin(j);
+    vkft_json_key(j, "base_model_name_or_path"); vkft_json_str(j, base_model);
+    vkft_json_key(j, "include_norms"); vkft_json_bool(j, m->spec.include_norms);
+    vkft_json_key(j, "inference_mode"); vkft_json_bool(j, true);
+    vkft_json_key(j, "peft_type"); vkft_json_str(j, "BITFIT");
+    vkft_json_key(j, "task_type"); vkft_json_str(j, "CAUSAL_LM");
+    vkft_json_obj_end(j);
 }
 
 static vkft_status bitfit_save(const vkft_method *m, const vkft_model_built *b, vkft_plan *plan,
@@ -151,12 +140,12 @@ static vkft_status bitfit_save(const vkft_method *m, const vkft_model_built *b, 
         if (!rc) rc = vkft_st_writer_add(w, p->name, VKFT_ST_F32, p->ndim, p->shape, bufs[i],
                                          n * sizeof(float), err);
     }
-    if (!rc) rc = write_config(m, dir, base_model, err);
-    if (!rc) rc = vkft_st_writer_metadata(w, "format", "pt", err);
-    char *path = rc ? NULL : vkft_path_join(dir, "adapter_model.safetensors");
-    if (!rc && !path) rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    if (!rc) rc = vkft_st_writer_finish(w, path, err);
-    free(path);
+    if (!rc) {
+        vkft_json_writer j;
+        vkft_json_writer_init(&j, 2);
+        config_json(m, base_model, &j);
+        rc = vkft_method_folder_write(dir, &j, w, err);
+    }
     vkft_st_writer_free(w);
     for (int i = 0; bufs && i < b->n_params; i++) free(bufs[i]);
     free(bufs);

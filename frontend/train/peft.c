@@ -4,14 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/method_common.h"
 #include "util/file.h"
 #include "util/json.h"
 
 vkft_status vkft_peft_lora_write(const char *dir, const vkft_peft_lora_config *cfg,
                                  vkft_st_writer *w, vkft_err *err)
 {
-    vkft_status rc = vkft_mkdirs(dir, err);
-    if (rc) return rc;
     vkft_json_writer j;
     vkft_json_writer_init(&j, 2);
     vkft_json_obj_begin(&j);
@@ -42,24 +41,7 @@ vkft_status vkft_peft_lora_write(const char *dir, const vkft_peft_lora_config *c
     vkft_json_key(&j, "use_dora"); vkft_json_bool(&j, false);
     vkft_json_key(&j, "use_rslora"); vkft_json_bool(&j, cfg->rslora);
     vkft_json_obj_end(&j);
-    char *text = NULL;
-    size_t len = 0;
-    if ((rc = vkft_json_writer_finish(&j, &text, &len, err))) return rc;
-    char *path = vkft_path_join(dir, "adapter_config.json");
-    if (!path) {
-        free(text);
-        return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    }
-    rc = vkft_file_write_atomic(path, text, len, err);
-    free(path);
-    free(text);
-    if (rc) return rc;
-    if ((rc = vkft_st_writer_metadata(w, "format", "pt", err))) return rc;
-    if (!(path = vkft_path_join(dir, "adapter_model.safetensors")))
-        return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-    rc = vkft_st_writer_finish(w, path, err);
-    free(path);
-    return rc;
+    return vkft_method_folder_write(dir, &j, w, err);
 }
 
 vkft_status vkft_peft_lora_read_config(const char *dir, vkft_peft_lora_info *info,
