@@ -57,7 +57,7 @@ run_examples() {
   done
 }
 
-run_suite build-ci 1 --buildtype=debugoptimized
+run_suite build-ci 1 --buildtype=release   # what ci/quickstart.sh builds
 [ -f build-ci/build.ninja ] && run_examples
 # ASan+UBSan makes the slowest tests (whole training runs on lavapipe) 4-5x slower
 run_suite build-asan 4 --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false

@@ -1,10 +1,11 @@
 /*
  * CPU kernels of the cross-entropy ops (rows in ops/cross_entropy.c): the reference the Vulkan
- * kernels are tested against. Rows are independent (threaded over rows). A row's exp(z - max)
- * are computed four at a time (vmath.h, <= 2 ulp) and summed in f32 lanes over blocks of
- * EXP_BLOCK columns, each block's sum added in double in column order; the row's loss is
- * double too, and loss_sum / count add the rows in row order after the threads join, so results
- * do not depend on the thread count.
+ * kernels are tested against. Rows are independent (threaded over rows). A row's log-sum-exp
+ * takes one pass over the logits, a block of EXP_BLOCK columns at a time (online: the block's
+ * max, the sum so far rescaled in double when the max grows, then the block's exp(z - max)
+ * four at a time with vmath.h's exp (<= 2 ulp) summed in f32 lanes and added in double). The
+ * row's loss is double too, and loss_sum / count add the rows in row order after the threads
+ * join, so results do not depend on the thread count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,22 +15,25 @@
 
 enum { EXP_BLOCK = 256 };   /* f32 partial sums of 64 terms per lane: ~1e-7 relative */
 
-/* sum over k < n of exp(z[k] - m), in a fixed order. */
-static double sum_exp(const float *z, float m, int64_t n) {
-    vkft_f4 mv = vkft_f4_splat(m);
+/* log(sum over k < n of exp(z[k])), in one pass and a fixed order. */
+static double log_sum_exp(const float *z, int64_t n) {
     double s = 0.0;
-    int64_t k = 0;
-    for (; k + EXP_BLOCK <= n; k += EXP_BLOCK) {
-        vkft_f4 acc = vkft_f4_splat(0.0f);
-        for (int64_t i = k; i < k + EXP_BLOCK; i += 4)
-            acc += vkft_f4_exp(vkft_f4_load(z + i) - mv);
-        s += (double)vkft_f4_sum(acc);
+    float m = -INFINITY;
+    for (int64_t k = 0; k < n; k += EXP_BLOCK) {
+        int64_t e = n - k < EXP_BLOCK ? n : k + EXP_BLOCK, i = k;
+        float bm = vkft_max_f32(z + k, e - k);
+        if (bm == -INFINITY) continue;          /* adds nothing */
+        if (bm > m) {
+            s *= exp((double)m - (double)bm);
+            m = bm;
+        }
+        vkft_f4 acc = vkft_f4_splat(0.0f), mv = vkft_f4_splat(m);
+        for (; i + 4 <= e; i += 4) acc += vkft_f4_exp(vkft_f4_load(z + i) - mv);
+        float t = vkft_f4_sum(acc);
+        for (; i < e; i++) t += vkft_expf(z[i] - m);
+        s += (double)t;
     }
-    vkft_f4 acc = vkft_f4_splat(0.0f);
-    for (; k + 4 <= n; k += 4) acc += vkft_f4_exp(vkft_f4_load(z + k) - mv);
-    s += (double)vkft_f4_sum(acc);
-    for (; k < n; k++) s += (double)vkft_expf(z[k] - m);
-    return s;
+    return (double)m + log(s);
 }
 
 /* A row takes part in the loss iff its label names a column (see ops/cross_entropy.c). */
@@ -50,8 +54,7 @@ static void ce_rows(void *ctx, int64_t begin, int64_t end) {
     const ce_job *j = ctx;
     for (int64_t r = begin; r < end; r++) {
         const float *z = j->z + r * j->v;
-        float m = vkft_max_f32(z, j->v);
-        double lse = (double)m + log(sum_exp(z, m, j->v));
+        double lse = log_sum_exp(z, j->v);
         j->lse[r] = (float)lse;
         int32_t y = j->labels[r];
         bool ok = label_ok(y, j->ignore, j->v);

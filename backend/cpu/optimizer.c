@@ -4,16 +4,15 @@
  * SUM_SQUARES: fixed blocks of SUMSQ_BLOCK elements, each summed in double over two lanes
  * (even and odd elements, then the two lane sums), then the block sums added in block order: the
  * result depends on neither the thread count nor how parallel_for splits the blocks.
- * ADAMW: elementwise in f32, the same operations in the same order as shaders/adamw.comp, four
- * elements at a time (vmath.h; the square root lane by lane), so every element gets the bits
- * the scalar formula gives.
+ * ADAMW: elementwise in f32, the same operations in the same order as shaders/adamw.comp. It
+ * stays scalar: it is bound by memory (7 floats moved per element), and a vkft_f4 version with
+ * the square root taken lane by lane measured 15% slower (35.6 vs 30.7 ms for 16M elements).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu/kernels.h"
-#include "cpu/vmath.h"
 
 typedef double vkft_d2 __attribute__((vector_size(16)));
 typedef float vkft_f2 __attribute__((vector_size(8)));
@@ -87,25 +86,7 @@ typedef struct {
 
 static void adamw_range(void *ctx, int64_t begin, int64_t end) {
     const adamw_job *j = ctx;
-    int64_t i = begin;
-    vkft_f4 gs = vkft_f4_splat(j->gs), decay = vkft_f4_splat(j->decay);
-    vkft_f4 b1 = vkft_f4_splat(j->b1), one_b1 = vkft_f4_splat(j->one_b1);
-    vkft_f4 b2 = vkft_f4_splat(j->b2), one_b2 = vkft_f4_splat(j->one_b2);
-    vkft_f4 bc2 = vkft_f4_splat(j->bc2_sqrt), eps = vkft_f4_splat(j->eps);
-    vkft_f4 step = vkft_f4_splat(j->step_size);
-    for (; i + 4 <= end; i += 4) {
-        vkft_f4 g = vkft_f4_load(j->g + i) * gs;
-        vkft_f4 p = vkft_f4_load(j->p + i) * decay;
-        vkft_f4 m = b1 * vkft_f4_load(j->m + i) + one_b1 * g;
-        vkft_f4 v = b2 * vkft_f4_load(j->v + i) + one_b2 * (g * g);
-        vkft_f4 sq;
-        for (int k = 0; k < 4; k++) sq[k] = sqrtf(v[k]);
-        vkft_f4 denom = sq / bc2 + eps;
-        vkft_f4_store(j->p_out + i, p - step * (m / denom));
-        vkft_f4_store(j->m_out + i, m);
-        vkft_f4_store(j->v_out + i, v);
-    }
-    for (; i < end; i++) {
+    for (int64_t i = begin; i < end; i++) {
         float g = j->g[i] * j->gs;
         float p = j->p[i] * j->decay;
         float m = j->b1 * j->m[i] + j->one_b1 * g;

@@ -4,7 +4,7 @@
  *   vkft bench train [--device D] [--method full|lora|both] [--steps N] [--warmup N]
  *                    [--hidden H] [--layers L] [--heads N] [--kv-heads K] [--ffn F]
  *                    [--vocab V] [--seq T] [--batch B] [--rank R] [--alpha A]
- *                    [--model DIR] [--json]
+ *                    [--model DIR] [--profile] [--json]
  * Defaults: hidden 512, 8 layers, 8 heads (8 KV heads), ffn 1376, vocab 32000, seq 256,
  * batch 4; LoRA r 16 (alpha 32, dropout 0) on all-linear (every decoder linear, not lm_head);
  * AdamW (no weight decay) with clip 1.0 and a constant lr; 2 warm-up steps, 5 timed ones.
@@ -24,6 +24,11 @@
  * nominal flop rate: tokens · (4 · frozen + 6 · trainable params) per second (the trainer's
  * formula; attention's T² terms are not counted). tools/bench_train_torch.py prints the same
  * figures for PyTorch on the CPU.
+ *
+ * --profile builds the trainer's graph itself (model + method + backward + AdamW; the trainer
+ * has no profiling switch), compiles it with vkft_compile_options.profile and prints the time
+ * per op and phase (vkft_plan_profile: GPU timestamps on Vulkan, per-node wall time on the CPU)
+ * averaged over the timed steps, instead of the figures above.
  */
 #define _XOPEN_SOURCE 700 /* nftw */
 
@@ -139,6 +144,11 @@ static int parse_args(int argc, char **argv, bt_args *a) {
         return 2;
     }
     if (!a->kv_heads) a->kv_heads = a->heads;
+    if (a->hidden % a->heads || a->heads % a->kv_heads) {
+        fprintf(stderr, "vkft bench train: --heads must divide --hidden and --kv-heads must "
+                        "divide --heads\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -175,9 +185,6 @@ static vkft_status prepare_model(const bt_args *a, const char *dir, char **model
     cfg->ffn = a->ffn;
     cfg->vocab = a->vocab;
     cfg->max_positions = a->seq;
-    if (a->hidden % a->heads)
-        return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "--hidden (%lld) must be a multiple of "
-                            "--heads (%lld)", (long long)a->hidden, (long long)a->heads);
     vkft_status st = vkft_model_config_validate(cfg, err);
     return st ? st : vkft_model_init_random(cfg, 0, *model, err);
 }
@@ -339,7 +346,8 @@ static vkft_status profile_method(const bt_args *a, vkft_context *ctx, const cha
     vkft_status rc = ids && labels && w ? VKFT_OK
                                          : vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     if (!rc) rc = vkft_method_create(&spec, cfg, &m, err);
-    if (!rc && vkft_graph_create(&g)) rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "oom");
+    if (!rc && vkft_graph_create(&g))
+        rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     vkft_model_build_options bo;
     vkft_model_build_options_default(&bo);
     bo.batch = a->batch;
@@ -366,7 +374,8 @@ static vkft_status profile_method(const bt_args *a, vkft_context *ctx, const cha
     if (!rc) rc = vkft_method_init_params(m, p, 0, err);
     vkft_rng r;
     vkft_rng_init(&r, 1);
-    for (size_t i = 0; i < n && !rc; i++) ids[i] = (int32_t)vkft_rng_below(&r, (uint32_t)cfg->vocab);
+    for (size_t i = 0; i < n && !rc; i++)
+        ids[i] = (int32_t)vkft_rng_below(&r, (uint32_t)cfg->vocab);
     for (size_t i = 0; i < n && !rc; i++) {
         bool last = (int64_t)(i + 1) % a->seq == 0;     /* the label shift */
         labels[i] = last ? -100 : ids[i + 1];

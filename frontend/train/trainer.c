@@ -306,7 +306,7 @@ vkft_status vkft_trainer_eval(vkft_trainer *t, double *loss, vkft_err *err)
         vkft_status rc = vkft_dataset_eval_next(t->eval, t->job->train.batch, &b, &done, err);
         if (rc) return rc;
         if (done) break;
-        double ls, c;
+        double ls = 0, c = 0;
         /* A zero loss seed makes backward add exact zeros to the gradient accumulators. */
         if ((rc = run_micro(t, &b, 0.0f, -1, &ls, &c, err))) return rc;
         sum += ls;
@@ -363,7 +363,7 @@ static vkft_status train_step(vkft_trainer *t, vkft_step_metrics *m, vkft_err *e
                         .task = t->task, .token_task = t->token_task};
         vkft_status rc = vkft_dataset_next_batch(t->train, tr->batch, &b, err);
         if (rc) return rc;
-        double ls, c;
+        double ls = 0, c = 0;
         int32_t dstep = (int32_t)(step * tr->grad_accum + k);
         if ((rc = run_micro(t, &b, 1.0f / (float)tr->grad_accum, dstep, &ls, &c, err)))
             return rc;
