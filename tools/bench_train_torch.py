@@ -7,7 +7,9 @@ shifted labels), trained on random token ids with AdamW (betas 0.9/0.999, eps 1e
 decay) and global-norm clipping at 1.0, as the job `vkft bench train` builds. LoRA: every linear
 layer of the decoder (q/k/v/o/gate/up/down, PEFT's "all-linear", so not the LM head) gets
 x Aᵀ Bᵀ · alpha/r beside its frozen weight, A kaiming-uniform, B = 0, dropout 0; everything else
-is frozen. float32 throughout.
+is frozen. float32 throughout. The last position of a row gets label -100 (ignored) instead of
+Hugging Face's logits[:, :-1] slice, whose backward costs PyTorch a zero-filled copy of the
+logits (~0.9 s a step here) that vkft does not pay either.
 
 It runs --warmup steps, then times --steps steps (wall clock around forward, backward, clip and
 the optimizer step) and prints tokens/s (batch·seq positions per second), ms/step (mean and
@@ -30,9 +32,14 @@ import statistics
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+# OpenMP workers that spin between parallel regions take the cores from OpenBLAS's threads
+# (torch's matmuls); passive waiting made steps ~25% faster on the 2-core machine of
+# docs/performance.md. Set OMP_WAIT_POLICY yourself to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402  (after the environment it reads at load time)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class RMSNorm(nn.Module):
@@ -162,9 +169,11 @@ def bench(a, method):
     times = []
     for it in range(a.warmup + a.steps):
         tokens = torch.randint(0, a.vocab, (a.batch, a.seq), generator=gen)
+        # position t predicts token t + 1; the last position has no label (as vkft's rows)
+        labels = torch.cat([tokens[:, 1:], torch.full((a.batch, 1), -100)], dim=1)
         t0 = time.perf_counter()
         logits = model(tokens)
-        loss = F.cross_entropy(logits[:, :-1].reshape(-1, a.vocab), tokens[:, 1:].reshape(-1))
+        loss = F.cross_entropy(logits.view(-1, a.vocab), labels.view(-1), ignore_index=-100)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -177,6 +186,7 @@ def bench(a, method):
     flops_per_step = tokens_per_step * (4.0 * (total - trainable) + 6.0 * trainable)
     return {
         "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "method": method, "hidden": a.hidden, "layers": a.layers, "heads": a.heads,
         "kv_heads": a.kv_heads, "ffn": a.ffn, "vocab": a.vocab, "seq": a.seq,
         "batch": a.batch, "rank": a.rank if method == "lora" else 0, "steps": a.steps,

@@ -19,11 +19,11 @@
  *
  * Reported per method: tokens/s (batch · seq positions per wall second over the timed steps),
  * ms/step (mean, median, best), memory (the plan's report total: weights, trainables,
- * gradients, AdamW moments, activation arena, workspace) and the process's peak RSS
- * (getrusage; methods run in one process, lora first, so full's peak includes lora's), and the
- * nominal flop rate: tokens · (4 · frozen + 6 · trainable params) per second (the trainer's
- * formula; attention's T² terms are not counted). tools/bench_train_torch.py prints the same
- * figures for PyTorch on the CPU.
+ * gradients, AdamW moments, activation arena, workspace), the process's peak RSS (getrusage
+ * at the last timed step, before the checkpoint is written; methods run in one process, lora
+ * first, so full's peak includes lora's) and the nominal flop rate: tokens · (4 · frozen +
+ * 6 · trainable params) per second (the trainer's formula; attention's T² terms are not
+ * counted). tools/bench_train_torch.py prints the same figures for PyTorch on the CPU.
  *
  * --profile builds the trainer's graph itself (model + method + backward + AdamW; the trainer
  * has no profiling switch), compiles it with vkft_compile_options.profile and prints the time
@@ -212,6 +212,7 @@ typedef struct bt_clock {
     double *ms;             /* per-step wall times, warm-up included */
     int64_t n, stop_after;
     double loss;
+    long max_rss_kib;       /* peak RSS at the last timed step (before the checkpoint) */
     volatile sig_atomic_t stop;
 } bt_clock;
 
@@ -221,7 +222,11 @@ static void on_step(void *user, const vkft_step_metrics *m) {
     if (c->n < c->stop_after) c->ms[c->n++] = (t - c->last) * 1e3;
     c->last = t;
     c->loss = m->loss;
-    if (m->step >= c->stop_after) c->stop = 1;
+    if (m->step >= c->stop_after) {
+        struct rusage ru;
+        c->max_rss_kib = getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
+        c->stop = 1;
+    }
 }
 
 /* One method: job in memory, trainer create (timed as setup), run, figures. */
@@ -276,8 +281,7 @@ static vkft_status bench_method(const bt_args *a, vkft_context *ctx, const char 
         r->tokens_per_s = (double)r->info.tokens_per_step / (r->mean_ms * 1e-3);
         r->gflops = r->info.flops_per_step / (r->mean_ms * 1e-3) / 1e9;
         r->loss = c.loss;
-        struct rusage ru;
-        r->max_rss_kib = getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
+        r->max_rss_kib = c.max_rss_kib;
     }
     vkft_trainer_free(t);
     vkft_job_free(job);
