@@ -1,7 +1,7 @@
 /*
  * `vkft bench train`: training throughput of a Llama-shaped model through the trainer, the
  * way `vkft run` trains (figures to read, never asserted).
- *   vkft bench train [--device D] [--method full|lora|both] [--steps N] [--warmup N]
+ *   vkft bench train [--device D] [--method lora|full|both|all|<kind>] [--steps N] [--warmup N]
  *                    [--hidden H] [--layers L] [--heads N] [--kv-heads K] [--ffn F]
  *                    [--vocab V] [--seq T] [--batch B] [--rank R] [--alpha A]
  *                    [--model DIR] [--profile] [--json]
@@ -74,8 +74,30 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The job's method section of each benchmarked kind (%lld = rank, %g = alpha where used):
+ * LoRA and QLoRA on every linear layer but the head, the other methods with PEFT's / the
+ * schema's usual settings. */
+static const struct { const char *name, *yaml; } bench_methods[] = {
+    {"lora", "{kind: lora, r: %lld, alpha: %g, dropout: 0.0, targets: all-linear}"},
+    {"full", "{kind: full}"},
+    {"qlora", "{kind: qlora, r: %lld, alpha: %g, dropout: 0.0, targets: all-linear}"},
+    {"ia3", "{kind: ia3, targets: [k_proj, v_proj, down_proj], feedforward: [down_proj]}"},
+    {"adapter", "{kind: adapter, placement: houlsby, reduction_factor: 16}"},
+    {"prefix", "{kind: prefix, num_virtual_tokens: 16}"},
+    {"prompt", "{kind: prompt, num_virtual_tokens: 16}"},
+    {"bitfit", "{kind: bitfit, include_norms: true}"},
+};
+#define N_BENCH_METHODS ((int)(sizeof bench_methods / sizeof bench_methods[0]))
+
+static const char *method_yaml(const char *name) {
+    for (int i = 0; i < N_BENCH_METHODS; i++)
+        if (!strcmp(bench_methods[i].name, name)) return bench_methods[i].yaml;
+    return NULL;
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: vkft bench train [--device D] [--method full|lora|both] [--steps N]\n"
+    fprintf(f, "usage: vkft bench train [--device D] [--method lora|full|both|all|qlora|ia3|"
+               "adapter|prefix|prompt|bitfit] [--steps N]\n"
                "         [--warmup N] [--hidden H] [--layers L] [--heads N] [--kv-heads K]\n"
                "         [--ffn F] [--vocab V] [--seq T] [--batch B] [--rank R] [--alpha A]\n"
                "         [--model DIR] [--profile] [--json]\n");
@@ -139,8 +161,14 @@ static int parse_args(int argc, char **argv, bt_args *a) {
         /* --seq and --batch shape the job, not the model */
         if (shape && strcmp(f, "--seq") && strcmp(f, "--batch")) a->shape_given = true;
     }
-    if (strcmp(a->method, "full") && strcmp(a->method, "lora") && strcmp(a->method, "both")) {
-        fprintf(stderr, "vkft bench train: --method must be full, lora or both\n");
+    if (strcmp(a->method, "both") && strcmp(a->method, "all") && !method_yaml(a->method)) {
+        fprintf(stderr, "vkft bench train: --method must be both, all, or one of lora, full, "
+                "qlora, ia3, adapter, prefix, prompt, bitfit\n");
+        return 2;
+    }
+    if (a->profile && strcmp(a->method, "both") && strcmp(a->method, "lora") &&
+        strcmp(a->method, "full")) {
+        fprintf(stderr, "vkft bench train: --profile takes --method lora, full or both\n");
         return 2;
     }
     if (!a->kv_heads) a->kv_heads = a->heads;
@@ -234,11 +262,8 @@ static vkft_status bench_method(const bt_args *a, vkft_context *ctx, const char 
                                 const char *model, const char *data, const char *method,
                                 int64_t seq, bt_result *r, vkft_err *err) {
     char text[2048];
-    const char *meth = !strcmp(method, "lora") ? "{kind: lora, r: %lld, alpha: %g, dropout: 0.0, "
-                                                 "targets: all-linear}"
-                                               : "{kind: full}";
     char mtext[256];
-    snprintf(mtext, sizeof mtext, meth, (long long)a->rank, a->alpha);
+    snprintf(mtext, sizeof mtext, method_yaml(method), (long long)a->rank, a->alpha);
     int n = snprintf(text, sizeof text,
                      "model: {path: '%s'}\ndevice: '%s'\nmethod: %s\n"
                      "data: {train: [{path: '%s', format: tokens}], seq_len: %lld, "
@@ -455,7 +480,7 @@ static void print_result(const bt_args *a, const vkft_model_config *cfg, int64_t
                (long long)cfg->kv_heads, (long long)cfg->ffn, (long long)cfg->vocab,
                (long long)seq, (long long)a->batch, (long long)a->warmup,
                (long long)a->steps);
-    printf("  %-4s %9.1f tokens/s  %8.1f ms/step (median %.1f, best %.1f)  memory %.1f MiB "
+    printf("  %-7s %9.1f tokens/s  %8.1f ms/step (median %.1f, best %.1f)  memory %.1f MiB "
            "(activations %.1f)  peak RSS %.0f MiB  %.1f GFLOPS  params %lld (%lld trainable)"
            "  setup %.1f s\n",
            r->method, r->tokens_per_s, r->mean_ms, r->median_ms, r->best_ms,
@@ -490,9 +515,12 @@ int cmd_bench_train(int argc, char **argv) {
     /* enough rows that a batch never repeats one within a step */
     if (!st) st = write_data(data, 2 * a.batch, seq, cfg.vocab, &err);
     vkft_context *ctx = st ? NULL : cli_context_open();
-    static const char *const both[] = {"lora", "full"};
-    const char *const *methods = !strcmp(a.method, "both") ? both : &a.method;
-    int n_methods = !strcmp(a.method, "both") ? 2 : 1;
+    const char *methods[N_BENCH_METHODS];
+    int n_methods = 0;
+    for (int i = 0; i < N_BENCH_METHODS; i++)
+        if (!strcmp(a.method, "all") || (!strcmp(a.method, "both") && i < 2) ||
+            !strcmp(a.method, bench_methods[i].name))
+            methods[n_methods++] = bench_methods[i].name;
     int rc = st ? 1 : ctx ? 0 : 1, printed = 0;
     for (int i = 0; a.profile && i < n_methods && !rc; i++)
         if ((st = profile_method(&a, ctx, model, &cfg, methods[i], &err))) rc = 1;

@@ -43,6 +43,12 @@ check "text names the device" "grep -q '^device cpu' <<<\"\$text\""
 check "text has lora tokens/s" "grep -qE '^  lora +[0-9.]+ tokens/s' <<<\"\$text\""
 check "text has no full line" "! grep -q '^  full' <<<\"\$text\""
 
+all=$("$vkft" bench train --device cpu "${tiny[@]}" --method all 2>&1); rc=$?
+check "--method all exits 0 ($(tail -1 <<<"$all"))" "[ $rc -eq 0 ]"
+for m in lora full qlora ia3 adapter prefix prompt bitfit; do
+  check "--method all has a $m row" "grep -qE '^  $m +[0-9.]+ tokens/s' <<<\"\$all\""
+done
+
 # --model: made and kept, then reused; shape flags refused for an existing model
 "$vkft" bench train --device cpu "${tiny[@]}" --method full --model "$tmp/m" >/dev/null 2>&1
 check "--model made a model" "[ -f \"$tmp/m/config.json\" ] && [ -f \"$tmp/m/model.safetensors\" ]"
