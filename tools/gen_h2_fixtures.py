@@ -302,19 +302,7 @@ def mean_loss(method, cfg, w, toks, labs, wts):
 
 
 def run_case(name, cfg, job, seed):
-    gen = torch.Generator().manual_seed(seed)
-    gpt2 = cfg["model_type"] == "gpt2"
-    w32 = ref.gpt2_weights(cfg, gen) if gpt2 else ref.llama_weights(cfg, gen)
-    out = os.path.join(ROOT, name)
-    os.makedirs(os.path.join(out, "model"), exist_ok=True)
-    with open(os.path.join(out, "model", "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-        f.write("\n")
-    ref.write_safetensors(os.path.join(out, "model", "model.safetensors"), list(w32.items()))
-    rows = tf.make_data(gen, cfg["vocab_size"])
-    with open(os.path.join(out, "data.jsonl"), "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
+    gen, gpt2, w32, out, rows = tf.setup_case(ROOT, name, cfg, seed)
 
     w = {k: v.double() for k, v in w32.items()}
     m, tr = job["method"], job["train"]

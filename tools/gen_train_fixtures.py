@@ -99,11 +99,13 @@ def lora_sites(cfg, targets):
     return [s for s in sites if any(s[0] == t or s[0].endswith("." + t) for t in targets)]
 
 
-def run_case(name, cfg, job, seed):
+def setup_case(root, name, cfg, seed):
+    """A case folder under root: a random model (model/config.json + model.safetensors) and
+    data.jsonl, drawn from one generator seeded with seed (also returned, for what follows)."""
     gen = torch.Generator().manual_seed(seed)
     gpt2 = cfg["model_type"] == "gpt2"
     w32 = ref.gpt2_weights(cfg, gen) if gpt2 else ref.llama_weights(cfg, gen)
-    out = os.path.join(ROOT, name)
+    out = os.path.join(root, name)
     os.makedirs(os.path.join(out, "model"), exist_ok=True)
     with open(os.path.join(out, "model", "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -113,6 +115,11 @@ def run_case(name, cfg, job, seed):
     with open(os.path.join(out, "data.jsonl"), "w") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
+    return gen, gpt2, w32, out, rows
+
+
+def run_case(name, cfg, job, seed):
+    gen, gpt2, w32, out, rows = setup_case(ROOT, name, cfg, seed)
 
     w = {k: v.double() for k, v in w32.items()}
     m = job["method"]

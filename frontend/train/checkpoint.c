@@ -170,7 +170,6 @@ vkft_status vkft_ckpt_load(const char *dir, vkft_plan *plan, const vkft_ckpt_ten
         return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     vkft_st *st = NULL;
     rc = vkft_st_open(path, &st, err);
-    float *buf = NULL;
     for (int i = 0; i < n && !rc; i++) {
         const vkft_st_tensor *t = vkft_st_find(st, tensors[i].name);
         if (!t || t->dtype != VKFT_ST_F32 || t->bytes != tensors[i].bytes) {
@@ -181,7 +180,6 @@ vkft_status vkft_ckpt_load(const char *dir, vkft_plan *plan, const vkft_ckpt_ten
             rc = vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_plan_error(plan));
         }
     }
-    free(buf);
     vkft_st_close(st);
     free(path);
     return rc;

@@ -12,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/method_common.h"
 #include "train/method_impl.h"
 #include "train/peft.h"
-#include "util/file.h"
-#include "util/rng.h"
 
 #define MAX_LORA_SITES 4096
 
@@ -137,37 +136,20 @@ static vkft_status lora_load(vkft_method *m, vkft_plan *plan, vkft_err *err)
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG,
                             "method.init %s: the adapter has r = %lld, the job r = %lld",
                             m->spec.init, (long long)info.r, (long long)m->spec.r);
-    char *path = vkft_path_join(m->spec.init, "adapter_model.safetensors");
-    if (!path) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     vkft_st *st = NULL;
-    rc = vkft_st_open(path, &st, err);
-    free(path);
-    float *buf = NULL;
+    rc = vkft_method_folder_open(m->spec.init, &st, err);
     for (int i = 0; i < s->n_sites && !rc; i++) {
         const lora_site *l = &s->sites[i];
         const char *names[2] = {l->a_name, l->b_name};
-        int64_t rows[2] = {m->spec.r, l->out}, cols[2] = {l->in, m->spec.r};
+        int64_t shapes[2][2] = {{m->spec.r, l->in}, {l->out, m->spec.r}};
         for (int k = 0; k < 2 && !rc; k++) {
-            const vkft_st_tensor *t = vkft_st_find(st, names[k]);
-            size_t n = (size_t)(rows[k] * cols[k]);
-            float *nb;
-            if (!t) {
-                rc = vkft_err_set(err, VKFT_ERR_INVALID_ARG, "method.init %s: no tensor %s",
-                                  m->spec.init, names[k]);
-            } else if (t->ndim != 2 || t->shape[0] != rows[k] || t->shape[1] != cols[k]) {
-                rc = vkft_err_set(err, VKFT_ERR_SHAPE,
-                                  "method.init %s: %s should be [%lld, %lld]", m->spec.init,
-                                  names[k], (long long)rows[k], (long long)cols[k]);
-            } else if (!(nb = realloc(buf, n * sizeof *buf))) {
-                rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
-            } else {
-                buf = nb;
-                rc = vkft_st_read_f32(t, buf, n, err);
-                if (!rc) rc = vkft_method_upload(plan, names[k], buf, n, err);
-            }
+            float *buf = NULL;
+            rc = vkft_method_folder_read(st, m->spec.init, names[k], 2, shapes[k], &buf, err);
+            if (!rc) rc = vkft_method_upload(plan, names[k], buf,
+                                             (size_t)(shapes[k][0] * shapes[k][1]), err);
+            free(buf);
         }
     }
-    free(buf);
     vkft_st_close(st);
     return rc;
 }
@@ -189,12 +171,8 @@ static vkft_status lora_init_params(vkft_method *m, vkft_plan *plan, uint64_t se
     /* Each site draws from its own stream so adding a target does not shift the others. */
     for (int i = 0; i < s->n_sites && !rc; i++) {
         const lora_site *l = &s->sites[i];
-        vkft_rng rng;
-        vkft_rng_init(&rng, seed * 0x9E3779B97F4A7C15ull + (uint64_t)i + 1);
         size_t na = (size_t)(m->spec.r * l->in), nb = (size_t)(m->spec.r * l->out);
-        double bound = 1.0 / sqrt((double)l->in);
-        for (size_t k = 0; k < na; k++)
-            buf[k] = (float)((2.0 * vkft_rng_uniform(&rng) - 1.0) * bound);
+        vkft_method_fill_uniform(buf, na, seed, (uint64_t)i, 1.0 / sqrt((double)l->in));
         rc = vkft_method_upload(plan, l->a_name, buf, na, err);
         memset(buf, 0, nb * sizeof *buf);
         if (!rc) rc = vkft_method_upload(plan, l->b_name, buf, nb, err);
