@@ -11,7 +11,8 @@
 //     subgroupShuffle (a single register permute); without it every lane fetches the same A
 //     texels itself (a lane-uniform texel fetch: more fetches, no subgroup operation);
 //   - edges: rows and columns past the block are clamped on load and skipped on store; the
-//     K tail (< 32) runs a plain loop. Accumulation order is fixed (k ascending): deterministic.
+//     K tail (< 32) runs its whole quads
+//     the same way (the quad index, and so the shuffle's lane, dynamic) and the rest one k at a time. Accumulation order is fixed (k ascending): deterministic.
 #if USE_SHUFFLE
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -50,6 +51,25 @@ layout(push_constant) uniform P {
 #define B_QUAD(q)                                                                              \
     if (TRANS_B)                                                                               \
         for (int j = 0; j < 4; j++) bt[j] = texelFetch(B, brow[j] + k4 + (q));
+// The tail's quad q (not a constant): the lane to shuffle from is q, the component a constant
+#if USE_SHUFFLE
+#define T_A_LOAD(q)
+#define T_A_VAL(r, c, q) subgroupShuffle(av[r][c], uint(q))
+#else
+#define T_A_LOAD(q)                                                                            \
+    for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + (q));
+#define T_A_VAL(r, c, q) av[r][c]
+#endif
+#define T_STEP(q, c)                                                                           \
+    {                                                                                          \
+        vec4 bv;                                                                               \
+        if (TRANS_B)                                                                           \
+            bv = vec4(bt[0][c], bt[1][c], bt[2][c], bt[3][c]);                                 \
+        else                                                                                   \
+            bv = texelFetch(B, bidx + (4 * (q) + (c)) * ldb4);                                 \
+        for (int r = 0; r < ROWS; r++) acc[r] += T_A_VAL(r, c, q) * bv;                        \
+    }
+#define T_QUAD(q) T_A_LOAD(q) B_QUAD(q) T_STEP(q, 0) T_STEP(q, 1) T_STEP(q, 2) T_STEP(q, 3)
 #define STEP(kk)                                                                               \
     {                                                                                          \
         vec4 bv;                                                                               \
@@ -91,7 +111,13 @@ void main() {
 #if USE_SHUFFLE
         for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + min(lane, last));
 #endif
-        for (int t = 0; t < kt; t++) {
+        // whole quads of the tail as in the main loop (a rank-16 LoRA matmul has K = 16 and
+        // nothing else), then the last k one by one
+        int nq = kt >> 2;
+        for (int q = 0; q < nq; q++) {
+            T_QUAD(q)
+        }
+        for (int t = nq * 4; t < kt; t++) {
             vec4 bv;
             if (TRANS_B) {
                 for (int j = 0; j < 4; j++) bv[j] = texelFetch(B, brow[j] + k4 + (t >> 2))[t & 3];

@@ -141,7 +141,7 @@ static void backward(vkft_cpu *cpu, const vkft_op_call *call, bool layer) {
     }
     vkft_parallel_for(cpu->pool, j.rows, 1 + (1 << 14) / j.h, backward_dx_rows, &j);
     /* columns: at least 64 per thread and enough rows of work to pay for a thread */
-    vkft_parallel_for(cpu->pool, j.h, 64 + (1 << 16) / j.rows, backward_dw_cols, &j);
+    if (j.dw) vkft_parallel_for(cpu->pool, j.h, 64 + (1 << 16) / j.rows, backward_dw_cols, &j);
 }
 
 VKFT_CPU_KERNEL(rmsnorm_backward) {

@@ -12,14 +12,62 @@
  *    ADD goes right after the backward of the trainable's first reader (when its gradient is
  *    complete), so a layer's weight gradients die inside that layer's backward instead of all
  *    living to the end of the sweep.
+ * Sums fold into matmuls: when the gradient to add was just made by a MATMUL without C0 that
+ * nothing reads yet, that matmul takes the other term as C0 (C = C0 + alpha op(A) op(B)) and no
+ * ADD node is emitted. Linear layers' input and weight gradients are such matmuls, so a
+ * micro-batch's weight gradient lands in its accumulator in the matmul's own pass (the output
+ * aliases C0), and a layer input read by several projections sums its gradients in place.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "graph/graph.h"
 
+/* v is base or a reshape (COPY, which the planner may alias) of it. */
+static bool views(const vkft_graph *g, vkft_value v, vkft_value base) {
+    while (v != base && v != VKFT_NONE && g->values[v].producer >= 0 &&
+           g->nodes[g->values[v].producer].op == VKFT_OP_COPY)
+        v = g->nodes[g->values[v].producer].in[0];
+    return v == base;
+}
+
+/*
+ * Makes dv = base + dv by giving dv's producer base as C0, when that is a MATMUL without C0 whose
+ * output nothing reads yet, no other gradient slot holds (pending[w] == dv for w != self: rules
+ * such as ADD's hand one value to several inputs) and base exists before it. Returns false
+ * (nothing changed) otherwise.
+ * The sum is the same as ADD's except for rounding where a kernel splits K (it adds the chunks
+ * to C0 one by one): still deterministic.
+ */
+static bool fold_into_matmul(vkft_graph *g, vkft_value base, vkft_value dv,
+                             const vkft_value *pending, int n_pending, vkft_value self) {
+    int p = g->values[dv].producer, bp = g->values[base].producer;
+    if (p < 0 || bp >= p) return false;
+    for (int w = 0; w < n_pending; w++)
+        if (pending[w] == dv && w != self) return false;
+    vkft_gnode *n = &g->nodes[p];
+    /* base as A or B too would let the output (which may alias C0) overwrite what it reads */
+    if (n->op != VKFT_OP_MATMUL || n->in[2] != VKFT_NONE || n->out[0] != dv ||
+        views(g, n->in[0], base) || views(g, n->in[1], base) ||
+        n->phase != g->phase || !vkft_desc_equal(&g->values[base].desc, &g->values[dv].desc))
+        return false;
+    for (int i = p + 1; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] == dv) return false;
+    n->in[2] = base;
+    return true;
+}
+
+/* din[j] is also a later input's gradient (not yet in a slot). */
+static bool din_repeats(const vkft_value *din, int n_in, int j) {
+    for (int k = j + 1; k < n_in; k++)
+        if (din[k] == din[j]) return true;
+    return false;
+}
+
 /* grad:<name> += dv for trainable v (creating the accumulator on first use). */
-static vkft_status accumulate(vkft_graph *g, vkft_value v, vkft_value dv) {
+static vkft_status accumulate(vkft_graph *g, vkft_value v, vkft_value dv,
+                              const vkft_value *pending, int n_pending) {
     vkft_value acc = g->values[v].grad;
     if (acc == VKFT_NONE) {
         char name[512];
@@ -29,6 +77,7 @@ static vkft_status accumulate(vkft_graph *g, vkft_value v, vkft_value dv) {
         if (acc == VKFT_NONE) return VKFT_ERR_INVALID_ARG;
         g->values[v].grad = acc;
     }
+    if (fold_into_matmul(g, acc, dv, pending, n_pending, v)) return vkft_graph_assign(g, acc, dv);
     vkft_value sum[2] = {acc, dv};
     vkft_value s = vkft_graph_op1(g, VKFT_OP_ADD, NULL, sum, 2);
     return s == VKFT_NONE ? VKFT_ERR_NO_MEMORY : vkft_graph_assign(g, acc, s);
@@ -121,6 +170,9 @@ vkft_status vkft_graph_backward(vkft_graph *g, vkft_value loss, vkft_value seed)
             vkft_value v = node.in[j];
             if (grad[v] == VKFT_NONE) {
                 grad[v] = din[j];
+            } else if (!din_repeats(din, node.n_in, j) &&
+                       fold_into_matmul(g, grad[v], din[j], grad, n_values, v)) {
+                grad[v] = din[j];
             } else {
                 vkft_value sum[2] = {grad[v], din[j]};
                 grad[v] = vkft_graph_op1(g, VKFT_OP_ADD, NULL, sum, 2);
@@ -133,7 +185,7 @@ vkft_status vkft_graph_backward(vkft_graph *g, vkft_value loss, vkft_value seed)
             if (v == VKFT_NONE || first_use[v] != i ||
                 g->values[v].role != VKFT_ROLE_TRAINABLE || grad[v] == VKFT_NONE)
                 continue;
-            st = accumulate(g, v, grad[v]);
+            st = accumulate(g, v, grad[v], grad, n_values);
             grad[v] = VKFT_NONE;  /* done (the same input twice in one node adds once) */
         }
     }

@@ -198,7 +198,8 @@ VKFT_GRAD_RULE(matmul) {
 VKFT_GRAD_RULE(rmsnorm) {
     vkft_status st = no_grad_on(g, n, dout, 1);
     if (st || (!need[0] && !need[1])) return st;
-    vkft_value in[4] = {dout[0], V(0), V(1), n->out[1]}, out[2] = {0, 0};
+    vkft_value in[4] = {dout[0], V(0), V(1), n->out[1]};
+    vkft_value out[2] = {0, need[1] ? 0 : VKFT_NONE};  /* no dw for a frozen weight */
     st = vkft_graph_op(g, VKFT_OP_RMSNORM_BACKWARD, n->params, in, 4, out, 2);
     if (need[0]) din[0] = out[0];
     if (need[1]) din[1] = out[1];
@@ -210,7 +211,9 @@ VKFT_GRAD_RULE(layernorm) {
     if (!st) st = no_grad_on(g, n, dout, 2);
     if (st || (!need[0] && !need[1] && !need[2])) return st;
     vkft_value in[5] = {dout[0], V(0), V(1), n->out[1], n->out[2]};
-    vkft_value out[3] = {0, 0, V(2) != VKFT_NONE ? 0 : VKFT_NONE};
+    /* dw and db come from one pass: dw is made when either is needed */
+    vkft_value out[3] = {0, need[1] || need[2] ? 0 : VKFT_NONE,
+                         V(2) != VKFT_NONE && need[2] ? 0 : VKFT_NONE};
     st = vkft_graph_op(g, VKFT_OP_LAYERNORM_BACKWARD, n->params, in, 5, out, 3);
     for (int i = 0; i < 3; i++)
         if (need[i]) din[i] = out[i];

@@ -45,7 +45,8 @@ const vkft_op_def vkft_op_rmsnorm_def = {
     .vk = vkft_vk_rmsnorm, .backward = vkft_grad_rmsnorm,
 };
 
-/* in: dy, x, w, rstd. The params (the forward's) are optional: eps is not needed. */
+/* in: dy, x, w, rstd. out: dx, dw (optional: wanted when out[1].ndim != 0; a frozen norm
+ * weight needs none). The params (the forward's) are optional: eps is not needed. */
 static vkft_status rmsnorm_backward_infer(const void *params, const vkft_desc *const *in,
                                           vkft_desc *out, vkft_err *err) {
     (void)params;
@@ -54,13 +55,15 @@ static vkft_status rmsnorm_backward_infer(const void *params, const vkft_desc *c
     if (!st) st = vkft_infer_expect_same("rmsnorm_backward", "dy", in[0], "x", in[1], err);
     if (!st) st = vkft_infer_expect_same("rmsnorm_backward", "rstd", in[3], "[rows]", &rows, err);
     if (st) return st;
+    bool want_dw = out[1].ndim != 0;
     out[0] = *in[1];
-    out[1] = *in[2];
+    if (want_dw) out[1] = *in[2];
     return VKFT_OK;
 }
 
 const vkft_op_def vkft_op_rmsnorm_backward_def = {
-    .name = "rmsnorm_backward", .n_in = 4, .n_out = 2, .out_alias = VKFT_NO_ALIAS,
+    .name = "rmsnorm_backward", .n_in = 4, .n_out = 2, .optional_out = 1u << 1,
+    .out_alias = VKFT_NO_ALIAS,
     .infer = rmsnorm_backward_infer, .cpu = vkft_cpu_rmsnorm_backward,
     .vk = vkft_vk_rmsnorm_backward,
 };
@@ -83,7 +86,8 @@ const vkft_op_def vkft_op_layernorm_def = {
     .backward = vkft_grad_layernorm,
 };
 
-/* in: dy, x, w, mean, rstd. out: dx, dw, db (optional: wanted when out[2].ndim != 0). */
+/* in: dy, x, w, mean, rstd. out: dx, dw, db (optional: wanted when out[i].ndim != 0; db only
+ * with dw). */
 static vkft_status layernorm_backward_infer(const void *params, const vkft_desc *const *in,
                                             vkft_desc *out, vkft_err *err) {
     (void)params;
@@ -94,15 +98,17 @@ static vkft_status layernorm_backward_infer(const void *params, const vkft_desc 
     if (!st) st = vkft_infer_expect_same(op, "mean", in[3], "[rows]", &rows, err);
     if (!st) st = vkft_infer_expect_same(op, "rstd", in[4], "[rows]", &rows, err);
     if (st) return st;
-    bool want_db = out[2].ndim != 0;
+    bool want_dw = out[1].ndim != 0, want_db = out[2].ndim != 0;
+    if (want_db && !want_dw)
+        return vkft_fail(err, VKFT_ERR_INVALID_ARG, "%s: db is computed only with dw", op);
     out[0] = *in[1];
-    out[1] = *in[2];
+    if (want_dw) out[1] = *in[2];
     if (want_db) out[2] = *in[2];
     return VKFT_OK;
 }
 
 const vkft_op_def vkft_op_layernorm_backward_def = {
-    .name = "layernorm_backward", .n_in = 5, .n_out = 3, .optional_out = 1u << 2,
+    .name = "layernorm_backward", .n_in = 5, .n_out = 3, .optional_out = 3u << 1,
     .out_alias = VKFT_NO_ALIAS, .infer = layernorm_backward_infer,
     .cpu = vkft_cpu_layernorm_backward, .vk = vkft_vk_layernorm_backward,
 };

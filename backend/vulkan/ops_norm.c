@@ -113,8 +113,8 @@ static vkft_status norm_backward(vkft_vk_rec *rec, const vkft_op_call *call, boo
      * 1/64 of it, else there is one block of one row's size */
     uint64_t m_max = rows < cap ? rows : cap;
     int64_t pshape[2] = {(int64_t)((m_max + NORM_DW_BLOCK - 1) / NORM_DW_BLOCK), h};
-    vkft_tensor *pw, *pb = NULL;
-    st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &pw, err);
+    vkft_tensor *pw = NULL, *pb = NULL;
+    if (call->out[1]) st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &pw, err);
     if (!st && has_b) st = vkft_vk_scratch(rec, VKFT_F32, 2, pshape, &pb, err);
     uint32_t spec[1] = {row_workgroup(rec, h)};
     for (uint64_t r0 = 0; !st && r0 < rows; r0 += cap) {
@@ -130,7 +130,7 @@ static vkft_status norm_backward(vkft_vk_rec *rec, const vkft_op_call *call, boo
         vkft_vk_grid(rec, m, &gx, &gy);
         st = vkft_vk_dispatch(rec, "norm_backward", spec, 1, args, 6, &pc, sizeof pc, gx, gy, 1,
                               err);
-        if (!st) st = norm_dw(rec, call, layer, r0, m, pw, pb ? pb : pw, err);
+        if (!st && call->out[1]) st = norm_dw(rec, call, layer, r0, m, pw, pb ? pb : pw, err);
     }
     return st;
 }

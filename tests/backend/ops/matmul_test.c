@@ -151,7 +151,8 @@ static void run_case(test_env *env, const mm_case *c) {
 /* Every transpose, odd sizes, long K, dtypes, batches, C0. */
 static void test_forward(test_env *env) {
     static const int64_t sizes[][3] = {{1, 1, 1},   {3, 5, 7},    {17, 33, 65}, {65, 17, 33},
-                                       {33, 127, 3}, {16, 64, 128}, {40, 36, 96}};
+                                       {33, 127, 3}, {16, 64, 128}, {40, 36, 96},
+                                       {20, 24, 16}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int t = 0; t < 4; t++) {
             mm_case c = {.m = sizes[s][0], .n = sizes[s][1], .k = sizes[s][2],
