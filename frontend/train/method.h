@@ -7,7 +7,8 @@
  *   lora   y = x Wᵀ + s · dropout(x) Aᵀ Bᵀ at every targeted site, s = alpha / r (alpha / √r
  *          with rslora); A [r, in] kaiming-uniform (a = √5, i.e. U(±1/√in)), B [out, r] = 0, or
  *          both from an existing PEFT adapter (method.init). Base weights frozen. Leaves are
- *          named as PEFT names the tensors: "base_model.model.<site>.lora_A.weight".
+ *          named as PEFT names the tensors: "base_model.model.<site>.lora_A.weight", except B,
+ *          kept transposed as "<PEFT name>.T" (see method_lora.c).
  *
  *     vkft_method *m;  vkft_method_create(&job->method, &cfg, &m, &err);
  *     vkft_model_build(&cfg, g, &opts, vkft_method_hooks(m), &built, &err);

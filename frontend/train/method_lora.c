@@ -2,10 +2,15 @@
  * LoRA: y = x Wᵀ + s · dropout(x) Aᵀ Bᵀ at every targeted linear site, s = alpha / r (alpha / √r
  * with rsLoRA), base weights frozen. Per site, in the graph:
  *     t  = dropout(x) Aᵀ            [.., r]     (MATMUL, trans_b)
- *     y' = s · t Bᵀ + y             [.., out]   (MATMUL, trans_b, alpha = s, C0 = y)
+ *     y' = s · t Bᵀ + y             [.., out]   (MATMUL, B stored as Bᵀ [r, out], alpha = s,
+ *                                                C0 = y)
  * so the scale costs nothing and the base output is accumulated in place. A [r, in] starts
- * kaiming-uniform (a = √5: U(±1/√in)), B [out, r] at 0, or both from method.init. Leaves and
- * saved tensors carry PEFT's names: "base_model.model.<site>.lora_A.weight".
+ * kaiming-uniform (a = √5: U(±1/√in)), B at 0, or both from method.init. B is kept transposed
+ * on the device (leaf "<PEFT name>.T") because its gradient is then s · tᵀ dy', a product whose
+ * transposed operand is the small t [.., r], where B [out, r] would need dyᵀ t and a transposed
+ * copy of the big dy (the Vulkan kernel packs transposed operands). A's leaf and every saved
+ * tensor carry PEFT's names and layout: "base_model.model.<site>.lora_A.weight" [r, in],
+ * ".lora_B.weight" [out, r] (transposed on load and save).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +26,8 @@
 typedef struct lora_site {
     char site[160];
     int64_t in, out;
-    char a_name[200], b_name[200];
+    char a_name[200], b_name[200];  /* PEFT's names */
+    char bt_name[204];              /* the leaf of Bᵀ */
 } lora_site;
 
 typedef struct lora_state {
@@ -63,16 +69,17 @@ static vkft_status lora_linear(void *user, vkft_graph *g, const vkft_model_site 
     l->out = site->out;
     snprintf(l->a_name, sizeof l->a_name, "base_model.model.%s.lora_A.weight", site->path);
     snprintf(l->b_name, sizeof l->b_name, "base_model.model.%s.lora_B.weight", site->path);
+    snprintf(l->bt_name, sizeof l->bt_name, "%s.T", l->b_name);
     int64_t r = m->spec.r;
     vkft_value a = vkft_method_leaf(g, l->a_name, 2, (int64_t[]){r, site->in}, err);
     vkft_value b = a == VKFT_NONE ? VKFT_NONE
-                 : vkft_method_leaf(g, l->b_name, 2, (int64_t[]){site->out, r}, err);
+                 : vkft_method_leaf(g, l->bt_name, 2, (int64_t[]){r, site->out}, err);
     vkft_value xin = b == VKFT_NONE ? VKFT_NONE
                    : vkft_method_dropout(m, g, x, m->spec.dropout, err);
     if (xin == VKFT_NONE) return VKFT_ERR_INVALID_ARG;
     vkft_matmul_params down = {.trans_b = true, .alpha = 1.0f};
     vkft_value t = vkft_graph_op1(g, VKFT_OP_MATMUL, &down, (vkft_value[]){xin, a, VKFT_NONE}, 3);
-    vkft_matmul_params up = {.trans_b = true, .alpha = (float)s->scale};
+    vkft_matmul_params up = {.trans_b = false, .alpha = (float)s->scale};
     vkft_value out = t == VKFT_NONE ? VKFT_NONE
                    : vkft_graph_op1(g, VKFT_OP_MATMUL, &up, (vkft_value[]){t, b, *y}, 3);
     if (out == VKFT_NONE)
@@ -125,6 +132,18 @@ static vkft_status lora_after_build(vkft_method *m, const vkft_model_built *b, v
     return VKFT_OK;
 }
 
+/* *buf [rows, cols] becomes its transpose [cols, rows] (a new buffer; the old one is freed). */
+static vkft_status transpose_buffer(float **buf, int64_t rows, int64_t cols, vkft_err *err)
+{
+    float *t = malloc((size_t)(rows * cols) * sizeof *t);
+    if (!t) return vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) t[j * rows + i] = (*buf)[i * cols + j];
+    free(*buf);
+    *buf = t;
+    return VKFT_OK;
+}
+
 /* A and B from an existing PEFT adapter folder (method.init). */
 static vkft_status lora_load(vkft_method *m, vkft_plan *plan, vkft_err *err)
 {
@@ -144,9 +163,10 @@ static vkft_status lora_load(vkft_method *m, vkft_plan *plan, vkft_err *err)
         int64_t shapes[2][2] = {{m->spec.r, l->in}, {l->out, m->spec.r}};
         for (int k = 0; k < 2 && !rc; k++) {
             float *buf = NULL;
+            size_t n = (size_t)(shapes[k][0] * shapes[k][1]);
             rc = vkft_method_folder_read(st, m->spec.init, names[k], 2, shapes[k], &buf, err);
-            if (!rc) rc = vkft_method_upload(plan, names[k], buf,
-                                             (size_t)(shapes[k][0] * shapes[k][1]), err);
+            if (!rc && k == 1) rc = transpose_buffer(&buf, l->out, m->spec.r, err);
+            if (!rc) rc = vkft_method_upload(plan, k ? l->bt_name : l->a_name, buf, n, err);
             free(buf);
         }
     }
@@ -175,7 +195,7 @@ static vkft_status lora_init_params(vkft_method *m, vkft_plan *plan, uint64_t se
         vkft_method_fill_uniform(buf, na, seed, (uint64_t)i, 1.0 / sqrt((double)l->in));
         rc = vkft_method_upload(plan, l->a_name, buf, na, err);
         memset(buf, 0, nb * sizeof *buf);
-        if (!rc) rc = vkft_method_upload(plan, l->b_name, buf, nb, err);
+        if (!rc) rc = vkft_method_upload(plan, l->bt_name, buf, nb, err);
     }
     free(buf);
     return rc;
@@ -197,7 +217,9 @@ static vkft_status lora_save(const vkft_method *m, const vkft_model_built *b, vk
         const char *names[2] = {l->a_name, l->b_name};
         for (int k = 0; k < 2 && !rc; k++) {
             size_t n = (size_t)(shapes[k][0] * shapes[k][1]);
-            rc = vkft_method_download(plan, names[k], n, &bufs[2 * i + k], err);
+            rc = vkft_method_download(plan, k ? l->bt_name : l->a_name, n, &bufs[2 * i + k],
+                                      err);
+            if (!rc && k == 1) rc = transpose_buffer(&bufs[2 * i + k], m->spec.r, l->out, err);
             if (!rc) rc = vkft_st_writer_add(w, names[k], VKFT_ST_F32, 2, shapes[k],
                                              bufs[2 * i + k], n * sizeof(float), err);
         }
