@@ -37,6 +37,10 @@ static bool grow(void **arr, int *cap, int need, size_t elem) {
     return true;
 }
 
+bool vkft_graph_grow_nodes(vkft_graph *g, int need) {
+    return grow((void **)&g->nodes, &g->cap_nodes, need, sizeof *g->nodes);
+}
+
 vkft_value vkft_graph_find(const vkft_graph *g, const char *name) {
     for (int i = 0; i < g->n_values; i++)
         if (g->values[i].name && !strcmp(g->values[i].name, name)) return i;

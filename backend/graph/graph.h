@@ -53,6 +53,8 @@ struct vkft_graph {
 /* Adds a value; returns its index or VKFT_NONE (out of memory, message in g->err). */
 vkft_value vkft_graph_add_value(vkft_graph *g, const vkft_desc *desc, vkft_role role,
                                 const char *name);
+/* Makes room for `need` nodes in all; false when out of memory. */
+bool vkft_graph_grow_nodes(vkft_graph *g, int need);
 /* Looks a value up by name; VKFT_NONE if absent. */
 vkft_value vkft_graph_find(const vkft_graph *g, const char *name);
 

@@ -102,16 +102,6 @@ static void mark_needed(rewrite *r) {
     }
 }
 
-static bool grow_nodes(vkft_graph *g) {
-    if (g->n_nodes < g->cap_nodes) return true;
-    int cap = g->cap_nodes ? 2 * g->cap_nodes : 64;
-    vkft_gnode *p = realloc(g->nodes, (size_t)cap * sizeof *p);
-    if (!p) return false;
-    g->nodes = p;
-    g->cap_nodes = cap;
-    return true;
-}
-
 /* Appends a copy of original node i. With `fresh` (a recomputed forward node) its outputs are
  * new values (recorded in map), else the originals. Recomputed copies and backward nodes read
  * the copies of recomputed values; the original forward reads the originals. */
@@ -135,7 +125,7 @@ static vkft_status emit(rewrite *r, int i, bool fresh) {
         o->values[n.out[j]].producer = idx;
         o->values[n.out[j]].phase = n.phase;
     }
-    if (!grow_nodes(o)) return VKFT_ERR_NO_MEMORY;
+    if (!vkft_graph_grow_nodes(o, o->n_nodes + 1)) return VKFT_ERR_NO_MEMORY;
     o->nodes[o->n_nodes++] = n;
     return VKFT_OK;
 }

@@ -267,6 +267,56 @@ static void test_reshape_alias(test_env *env) {
     vkft_graph_destroy(g);
 }
 
+/* A forward-only phase (vkft_graph_copy_forward) gives phase 0's loss bit for bit, touches no
+ * gradient, and follows the trainables after an update; a node that writes a leaf is refused. */
+static void test_forward_copy(test_env *env) {
+    enum { B = 8 };
+    vkft_device *devs[2] = {env->cpu, env->vk};
+    for (int dv = 0; dv < 2 && devs[dv]; dv++) {
+        data d;
+        make_data(&d, B);
+        vkft_graph *g = build(B, 1, 0.0f);
+        vkft_value loss = VKFT_NONE, copy = VKFT_NONE;
+        for (int v = 0; v < vkft_graph_value_count(g); v++) {
+            const char *name = vkft_graph_value_name(g, v);
+            if (name && !strcmp(name, "loss")) loss = v;
+        }
+        int n_before = vkft_graph_node_count(g);
+        CHECK(vkft_graph_begin_phase(g) == 2);
+        CHECK(vkft_graph_copy_forward(g, &loss, 1, &copy) == VKFT_OK);
+        CHECK(copy != VKFT_NONE && copy != loss);
+        /* the forward only: x0, h, +b1, gelu, logits, CE, h*h, sum, scale, add = 10 nodes */
+        CHECK(vkft_graph_node_count(g) - n_before == 10);
+        CHECK(vkft_graph_keep(g, copy, "eval_loss") == VKFT_OK);
+        vkft_plan *p = compile(devs[dv], g, &d, B);
+        vkft_graph_destroy(g);
+        if (!p) continue;
+        feed(p, &d, 0, B, 1);
+        float eval = NAN, grad[HID * FROZEN], zero[HID * FROZEN] = {0};
+        CHECK(vkft_plan_run(p, 2) == VKFT_OK);
+        CHECK(!vkft_plan_download(p, "eval_loss", &eval, sizeof eval));
+        CHECK(!vkft_plan_download(p, "grad:w1", grad, sizeof grad));
+        CHECK(!memcmp(grad, zero, sizeof grad));
+        float train = run_loss(p);
+        CHECK(eval == train);
+        CHECK(vkft_plan_run(p, 1) == VKFT_OK);  /* an update */
+        CHECK(vkft_plan_run(p, 2) == VKFT_OK);
+        CHECK(!vkft_plan_download(p, "eval_loss", &eval, sizeof eval));
+        float after = run_loss(p);
+        CHECK(eval == after && after != train);
+        vkft_plan_destroy(p);
+    }
+    vkft_graph *g;
+    CHECK(vkft_graph_create(&g) == VKFT_OK);
+    vkft_value s = vkft_graph_leaf(g, "s", VKFT_ROLE_STATE, VKFT_F32, 1, (int64_t[]){4});
+    vkft_value x = vkft_graph_leaf(g, "x", VKFT_ROLE_INPUT, VKFT_F32, 1, (int64_t[]){4});
+    vkft_value v = vkft_graph_op1(g, VKFT_OP_ADD, NULL, (vkft_value[]){s, x}, 2), c;
+    CHECK(vkft_graph_assign(g, s, v) == VKFT_OK);
+    CHECK(vkft_graph_copy_forward(g, &v, 1, &c) == VKFT_ERR_INVALID_ARG);
+    CHECK(strstr(vkft_graph_error(g), "writes into the leaf s and cannot run twice"));
+    vkft_graph_destroy(g);
+}
+
 int main(void) {
     test_env env;
     test_env_open(&env);
@@ -276,5 +326,6 @@ int main(void) {
     test_training(&env);
     test_budget(&env);
     test_reshape_alias(&env);
+    test_forward_copy(&env);
     return test_finish(&env);
 }

@@ -116,6 +116,18 @@ typedef struct vkft_optimizer_options {
  */
 int vkft_graph_optimizer(vkft_graph *g, const vkft_optimizer_options *opts);
 
+/*
+ * Forward-only evaluation: appends to the current phase copies of every node that outputs[0..n)
+ * depend on (back to the leaves), with fresh values, and sets copies[i] to the copy of
+ * outputs[i] (outputs[i] itself when it is a leaf). Called in a phase of its own (e.g. after
+ * vkft_graph_optimizer), running that phase computes the outputs from the leaves' current
+ * contents - trainables after their last update - without the backward that follows the
+ * originals. Name the copies with vkft_graph_keep to read them. Fails if a node to copy writes
+ * into a leaf (vkft_graph_assign): it cannot run twice.
+ */
+vkft_status vkft_graph_copy_forward(vkft_graph *g, const vkft_value *outputs, int n,
+                                    vkft_value *copies);
+
 /* ---- compiling and running ---- */
 
 typedef struct vkft_memory_report {
