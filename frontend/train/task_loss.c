@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 vkft_status vkft_task_loss_build(vkft_graph *g, const vkft_model_built *m, int n_tasks,
-                                 vkft_err *err)
+                                 vkft_value *values, vkft_err *err)
 {
     if (n_tasks > VKFT_MAX_TASKS)
         return vkft_err_set(err, VKFT_ERR_LIMIT, "data: per-task losses for at most %d "
@@ -27,6 +27,10 @@ vkft_status vkft_task_loss_build(vkft_graph *g, const vkft_model_built *m, int n
         if (vkft_graph_keep(g, out[0], ls) || vkft_graph_keep(g, out[1], ct))
             return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "per-task loss: %s",
                                 vkft_graph_error(g));
+        if (values) {
+            values[2 * k] = out[0];
+            values[2 * k + 1] = out[1];
+        }
     }
     return VKFT_OK;
 }
@@ -45,14 +49,14 @@ vkft_status vkft_task_loss_upload(vkft_plan *plan, const vkft_batch *b, int64_t 
     return VKFT_OK;
 }
 
-vkft_status vkft_task_loss_read(vkft_plan *plan, int n_tasks, double *sums, double *counts,
-                                vkft_err *err)
+vkft_status vkft_task_loss_read(vkft_plan *plan, const char *prefix, int n_tasks, double *sums,
+                                double *counts, vkft_err *err)
 {
     for (int k = 0; k < n_tasks; k++) {
-        char ls[64], ct[64];
+        char ls[80], ct[80];
         float s, c;
-        snprintf(ls, sizeof ls, "task_loss_sum:%d", k);
-        snprintf(ct, sizeof ct, "task_count:%d", k);
+        snprintf(ls, sizeof ls, "%stask_loss_sum:%d", prefix, k);
+        snprintf(ct, sizeof ct, "%stask_count:%d", prefix, k);
         if (vkft_plan_download(plan, ls, &s, sizeof s) ||
             vkft_plan_download(plan, ct, &c, sizeof c))
             return vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_plan_error(plan));

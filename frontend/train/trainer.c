@@ -43,6 +43,8 @@ struct vkft_trainer {
     int n_tasks;                    /* per-task loss outputs (0 with a single dataset) */
     float *task_weights;            /* [n_tasks * B*T] */
     double task_sum[VKFT_MAX_TASKS], task_count[VKFT_MAX_TASKS];
+    vkft_value task_values[2 * VKFT_MAX_TASKS]; /* per task: loss sum, count */
+    int eval_phase;                 /* the forward-only evaluation phase; -1 without data.eval */
     vkft_ckpt_counters counters;
     bool interrupted;
 };
@@ -124,6 +126,34 @@ static vkft_status collect_persistent(vkft_trainer *t, vkft_err *err)
     return VKFT_OK;
 }
 
+/* Evaluation runs a phase of its own holding copies of the forward nodes the losses depend on
+ * (vkft_graph_copy_forward): an eval batch costs a forward pass instead of a training step, and
+ * touches no gradient. The copies are kept as "eval:loss_sum", "eval:count" and
+ * "eval:task_loss_sum:<k>" / "eval:task_count:<k>". */
+static vkft_status build_eval_phase(vkft_trainer *t, vkft_err *err)
+{
+    vkft_value outs[2 + 2 * VKFT_MAX_TASKS], copies[2 + 2 * VKFT_MAX_TASKS];
+    char names[2 + 2 * VKFT_MAX_TASKS][48];
+    int n = 0;
+    outs[n] = t->model.loss_sum;
+    snprintf(names[n++], sizeof names[0], "eval:loss_sum");
+    outs[n] = t->model.count;
+    snprintf(names[n++], sizeof names[0], "eval:count");
+    for (int k = 0; k < t->n_tasks; k++) {
+        outs[n] = t->task_values[2 * k];
+        snprintf(names[n++], sizeof names[0], "eval:task_loss_sum:%d", k);
+        outs[n] = t->task_values[2 * k + 1];
+        snprintf(names[n++], sizeof names[0], "eval:task_count:%d", k);
+    }
+    t->eval_phase = vkft_graph_begin_phase(t->graph);
+    vkft_status rc = vkft_graph_copy_forward(t->graph, outs, n, copies);
+    for (int i = 0; i < n && !rc; i++) rc = vkft_graph_keep(t->graph, copies[i], names[i]);
+    if (rc)
+        return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "building the evaluation: %s",
+                            vkft_graph_error(t->graph));
+    return VKFT_OK;
+}
+
 static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
 {
     const vkft_job *job = t->job;
@@ -143,7 +173,8 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
     int n_train = vkft_dataset_count(t->train), n_eval = t->eval ? vkft_dataset_count(t->eval) : 0;
     if (n_train > 1 || n_eval > 1) {
         t->n_tasks = n_train > n_eval ? n_train : n_eval;
-        if ((rc = vkft_task_loss_build(t->graph, &t->model, t->n_tasks, err))) return rc;
+        if ((rc = vkft_task_loss_build(t->graph, &t->model, t->n_tasks, t->task_values, err)))
+            return rc;
     }
     vkft_value seed = vkft_graph_leaf(t->graph, "loss_seed", VKFT_ROLE_INPUT, VKFT_F32, 1,
                                       (int64_t[]){1});
@@ -158,6 +189,8 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
     if (vkft_graph_optimizer(t->graph, &oo) < 0)
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "building the optimizer: %s",
                             vkft_graph_error(t->graph));
+    t->eval_phase = -1;
+    if (job->data.eval.n > 0 && (rc = build_eval_phase(t, err))) return rc;
     return collect_persistent(t, err);
 }
 
@@ -258,11 +291,16 @@ static vkft_status plan_fail(vkft_trainer *t, vkft_err *err)
     return vkft_err_set(err, VKFT_ERR_DEVICE, "%s", vkft_plan_error(t->plan));
 }
 
-/* Uploads one micro-batch and runs phase 0. seed_scale multiplies 1 / weight_sum (1 / K for
- * training, 0 for evaluation); dropout_step < 0 turns dropout off. */
-static vkft_status run_micro(vkft_trainer *t, const vkft_batch *b, float seed_scale,
+/* Uploads one micro-batch and runs phase (0: forward + backward; eval_phase: forward only, its
+ * outputs named with the prefix "eval:"). seed_scale multiplies 1 / weight_sum (1 / K);
+ * dropout_step < 0 turns dropout off. */
+static vkft_status run_micro(vkft_trainer *t, const vkft_batch *b, int phase, float seed_scale,
                              int32_t dropout_step, double *loss_sum, double *count, vkft_err *err)
 {
+    const char *prefix = phase == 0 ? "" : "eval:";
+    char ls_name[32], count_name[32];
+    snprintf(ls_name, sizeof ls_name, "%sloss_sum", prefix);
+    snprintf(count_name, sizeof count_name, "%scount", prefix);
     size_t n = (size_t)(t->job->train.batch * t->job->data.seq_len);
     float seed = b->weight_sum > 0 ? (float)(seed_scale / b->weight_sum) : 0.0f;
     if (vkft_plan_upload(t->plan, "tokens", b->tokens, n * sizeof(int32_t)) ||
@@ -280,14 +318,15 @@ static vkft_status run_micro(vkft_trainer *t, const vkft_batch *b, float seed_sc
         (rc = vkft_task_loss_upload(t->plan, b, (int64_t)n, t->n_tasks, t->task_weights, err)))
         return rc;
     float ls, c;
-    if (vkft_plan_run(t->plan, 0) ||
-        vkft_plan_download(t->plan, "loss_sum", &ls, sizeof ls) ||
-        vkft_plan_download(t->plan, "count", &c, sizeof c))
+    if (vkft_plan_run(t->plan, phase) ||
+        vkft_plan_download(t->plan, ls_name, &ls, sizeof ls) ||
+        vkft_plan_download(t->plan, count_name, &c, sizeof c))
         return plan_fail(t, err);
     *loss_sum = ls;
     *count = c;
     if (t->n_tasks)
-        return vkft_task_loss_read(t->plan, t->n_tasks, t->task_sum, t->task_count, err);
+        return vkft_task_loss_read(t->plan, prefix, t->n_tasks, t->task_sum, t->task_count,
+                                   err);
     return VKFT_OK;
 }
 
@@ -307,8 +346,7 @@ vkft_status vkft_trainer_eval(vkft_trainer *t, double *loss, vkft_err *err)
         if (rc) return rc;
         if (done) break;
         double ls = 0, c = 0;
-        /* A zero loss seed makes backward add exact zeros to the gradient accumulators. */
-        if ((rc = run_micro(t, &b, 0.0f, -1, &ls, &c, err))) return rc;
+        if ((rc = run_micro(t, &b, t->eval_phase, 0.0f, -1, &ls, &c, err))) return rc;
         sum += ls;
         count += c;
     }
@@ -365,7 +403,7 @@ static vkft_status train_step(vkft_trainer *t, vkft_step_metrics *m, vkft_err *e
         if (rc) return rc;
         double ls = 0, c = 0;
         int32_t dstep = (int32_t)(step * tr->grad_accum + k);
-        if ((rc = run_micro(t, &b, 1.0f / (float)tr->grad_accum, dstep, &ls, &c, err)))
+        if ((rc = run_micro(t, &b, 0, 1.0f / (float)tr->grad_accum, dstep, &ls, &c, err)))
             return rc;
         if (c > 0) {
             loss_mean += ls / c;
