@@ -16,15 +16,21 @@ frontend/util/rng.c (splitmix64 output mix over a Weyl sequence) and the stream 
 frontend/train/method_common.c, so no init adapter is needed (method.init is a LoRA key).
 
 What each method computes (docs/methods.md):
-  adapter  on a sublayer output h before the residual add: h + up(act(down(h))), down/up
-           Linear with bias; houlsby after attention and MLP, pfeiffer after the MLP only;
-           down.weight U(±1/√H) from stream <site index>, the rest 0.
+  adapter  AdapterHub's `adapters` on a pre-norm model (no layer norm handed to the adapter
+           layer), for a sublayer output h and the residual stream x it read:
+           houlsby (DoubleSeqBnConfig) after attention and MLP: x + h + up(act(down(h)));
+           pfeiffer (SeqBnConfig: original_ln_before, residual_before_ln) after the MLP only:
+           x + h + up(act(down(x + h))); down/up Linear with bias; activations as transformers'
+           ACT2FN ("gelu" exact erf, "gelu_new" tanh); down.weight U(±1/√H) from stream
+           <site index>, the rest 0.
   prefix   PEFT PREFIX_TUNING: KV [P, L·2·d] (d = kv_heads·head_dim), slot 2l = layer l's key,
            2l+1 its value, each [P, kv_heads, head_dim]; with projection E,
            KV = tanh(Emb W0ᵀ + b0) W2ᵀ + b2. Used as past keys/values (no RoPE, real positions
            start at P): gen_model_fixtures' forwards with prefix=.
-  prompt   PEFT PROMPT_TUNING: E [P, H] prepended; real positions P..; logits of the real
-           positions (gen_model_fixtures' forwards with input_prefix=).
+  prompt   PEFT PROMPT_TUNING: E [P, H] prepended (real positions P..); PEFT's loss: labels
+           [-100]*P + the row's own (unshifted) labels, then the causal-LM shift over all P + T
+           positions, so the last virtual token predicts the row's first token (T terms per
+           row); mean over the non-ignored terms.
 params_trainable is what PEFT's print_trainable_parameters reports for the same config
 (prompt encoder parameters: PrefixEncoder / PromptEmbedding), or for adapters AdapterHub's
 Adapter module (two nn.Linear with bias per site).
@@ -102,17 +108,29 @@ def dims(cfg):
         cfg["head_dim"]
 
 
-ACTS = {"gelu": ref.gelu_new, "silu": torch.nn.functional.silu, "tanh": torch.tanh,
-        "relu": torch.relu}
+ACTS = {"gelu": torch.nn.functional.gelu, "gelu_new": ref.gelu_new,
+        "silu": torch.nn.functional.silu, "tanh": torch.tanh, "relu": torch.relu}
 
 
-def llama_forward_hooked(cfg, w, tokens, hook):
-    """gen_model_fixtures.llama_forward with hook(layer, "attn"|"mlp", h) on each sublayer's
-    output before the residual add."""
+def no_hook(l, blk, h, x):
+    return h
+
+
+def prepended(x, prepend):
+    """Token embeddings x [B, T, H] with prepend [P, H] (or None) in front of every row."""
+    if prepend is None:
+        return x
+    return torch.cat([prepend.unsqueeze(0).expand(x.shape[0], -1, -1), x], 1)
+
+
+def llama_forward_hooked(cfg, w, tokens, hook=no_hook, prepend=None):
+    """gen_model_fixtures.llama_forward with hook(layer, "attn"|"mlp", h, x) on each sublayer's
+    output h before the residual add (x: the residual stream the sublayer read), and optional
+    embeddings prepended to every row (positions 0.., logits of every position)."""
     H, nh, nkv, d = cfg["hidden_size"], cfg["num_attention_heads"], \
         cfg["num_key_value_heads"], cfg["head_dim"]
     eps = cfg["rms_norm_eps"]
-    x = w["model.embed_tokens.weight"][tokens]
+    x = prepended(w["model.embed_tokens.weight"][tokens], prepend)
     bsz, t = x.shape[0], x.shape[1]
     freqs = torch.arange(t, dtype=torch.float64)[:, None] * ref.rope_inv_freq(cfg).double()
     emb = torch.cat((freqs, freqs), -1)
@@ -130,24 +148,24 @@ def llama_forward_hooked(cfg, w, tokens, hook):
         q = q * cos + ref.rotate_half(q) * sin
         k = k * cos + ref.rotate_half(k) * sin
         o = ref.attention(q, k, v).transpose(1, 2).reshape(bsz, t, nh * d)
-        x = x + hook(l, "attn", lin(pre + ".self_attn.o_proj", o))
+        x = x + hook(l, "attn", lin(pre + ".self_attn.o_proj", o), x)
         n = ref.rmsnorm(x, w[pre + ".post_attention_layernorm.weight"], eps)
         g = lin(pre + ".mlp.gate_proj", n)
         m = lin(pre + ".mlp.down_proj", torch.nn.functional.silu(g) * lin(pre + ".mlp.up_proj",
                                                                           n))
-        x = x + hook(l, "mlp", m)
+        x = x + hook(l, "mlp", m, x)
     x = ref.rmsnorm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", True) \
         else w["lm_head.weight"]
     return x @ head.T
 
 
-def gpt2_forward_hooked(cfg, w, tokens, hook):
-    """gen_model_fixtures.gpt2_forward with the same sublayer hook."""
+def gpt2_forward_hooked(cfg, w, tokens, hook=no_hook, prepend=None):
+    """gen_model_fixtures.gpt2_forward with the same sublayer hook and prepended rows."""
     H, nh, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     d = H // nh
     ln = torch.nn.functional.layer_norm
-    x = w["transformer.wte.weight"][tokens]
+    x = prepended(w["transformer.wte.weight"][tokens], prepend)
     bsz, t = x.shape[0], x.shape[1]
     x = x + w["transformer.wpe.weight"][torch.arange(t)]
     for l in range(cfg["n_layer"]):
@@ -160,9 +178,9 @@ def gpt2_forward_hooked(cfg, w, tokens, hook):
         q, k, v = conv("attn.c_attn", a).split(H, dim=2)
         q, k, v = (z.view(bsz, t, nh, d).transpose(1, 2) for z in (q, k, v))
         o = ref.attention(q, k, v).transpose(1, 2).reshape(bsz, t, H)
-        x = x + hook(l, "attn", conv("attn.c_proj", o))
+        x = x + hook(l, "attn", conv("attn.c_proj", o), x)
         m = ln(x, (H,), w[pre + ".ln_2.weight"], w[pre + ".ln_2.bias"], eps)
-        x = x + hook(l, "mlp", conv("mlp.c_proj", ref.gelu_new(conv("mlp.c_fc", m))))
+        x = x + hook(l, "mlp", conv("mlp.c_proj", ref.gelu_new(conv("mlp.c_fc", m))), x)
     x = ln(x, (H,), w["transformer.ln_f.weight"], w["transformer.ln_f.bias"], eps)
     return x @ w["transformer.wte.weight"].T
 
@@ -191,11 +209,12 @@ class Adapter:
         self.H, self.L = H, L
 
     def logits(self, cfg, w, toks):
-        def hook(l, blk, h):
+        def hook(l, blk, h, x):
             if (l, blk) not in self.index:
                 return h
             dw, db, uw, ub = self.params[self.index[(l, blk)]:self.index[(l, blk)] + 4]
-            return h + self.act(h @ dw.T + db) @ uw.T + ub
+            a = h if self.houlsby else x + h       # Pfeiffer: original_ln_before, no LN
+            return h + self.act(a @ dw.T + db) @ uw.T + ub
         fwd = gpt2_forward_hooked if self.gpt2 else llama_forward_hooked
         return fwd(cfg, w, toks, hook)
 
@@ -272,9 +291,23 @@ class Prompt:
         self.heads = cfg["n_head"] if self.gpt2 else cfg["num_attention_heads"]
         self.params = [fill_normal((self.P, H), seed, 0).double().requires_grad_()]
 
-    def logits(self, cfg, w, toks):
-        fwd = ref.gpt2_forward if self.gpt2 else ref.llama_forward
-        return fwd(cfg, w, toks, input_prefix=self.params[0])
+    def loss(self, cfg, w, toks, labs, wts):
+        """PEFT's PeftModelForCausalLM.forward for PROMPT_TUNING: labels [-100]*P + the row's
+        own labels, the model's shift over all P + T positions, mean over the kept terms.
+        labs/wts here are the rows' unshifted labels and weights (batch_unshifted)."""
+        fwd = gpt2_forward_hooked if self.gpt2 else llama_forward_hooked
+        logits = fwd(cfg, w, toks, prepend=self.params[0])           # [B, P + T, V]
+        B, V = toks.shape[0], cfg["vocab_size"]
+        full = torch.cat([torch.full((B, self.P), -100, dtype=torch.long), labs.view(B, -1)], 1)
+        fw = torch.cat([torch.zeros(B, self.P, dtype=wts.dtype), wts.view(B, -1)], 1)
+        shift_logits = logits[:, :-1].reshape(-1, V)
+        shift_labels, shift_w = full[:, 1:].reshape(-1), fw[:, 1:].reshape(-1)
+        ce = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100,
+                                               reduction="none")
+        return (ce * shift_w).sum() / shift_w.sum()
+
+    def batch(self, rows, start, batch):
+        return batch_unshifted(rows, start, batch)
 
     def count(self):          # PEFT PromptEmbedding: nn.Embedding(P, token_dim = hidden)
         return self.P * self.H
@@ -294,7 +327,29 @@ class Prompt:
 METHODS = {"adapter": Adapter, "prefix": Prefix, "prompt": Prompt}
 
 
+def batch_unshifted(rows, start, batch):
+    """Rows start..start+batch (wrapping) as the model sees them: tokens [B, T] and each
+    token's own label / weight (no shift; -100 / 0 on padding), [B*T]."""
+    toks = torch.zeros(batch, SEQ, dtype=torch.long)
+    labs = torch.full((batch, SEQ), -100, dtype=torch.long)
+    for b in range(batch):
+        ex = rows[(start + b) % len(rows)]
+        ids, lab = ex["input_ids"][:SEQ], ex["labels"][:SEQ]
+        toks[b, :len(ids)] = torch.tensor(ids)
+        labs[b, :len(lab)] = torch.tensor(lab)
+    labs = labs.reshape(-1)
+    return toks, labs, (labs != -100).double()
+
+
+def batch_of(method, rows, start, batch):
+    if hasattr(method, "batch"):
+        return method.batch(rows, start, batch)
+    return tf.batch_of(rows, start, batch)
+
+
 def mean_loss(method, cfg, w, toks, labs, wts):
+    if hasattr(method, "loss"):
+        return method.loss(cfg, w, toks, labs, wts)
     V = cfg["vocab_size"]
     logits = method.logits(cfg, w, toks).reshape(-1, V)
     ce = torch.nn.functional.cross_entropy(logits, labs, ignore_index=-100, reduction="none")
@@ -318,7 +373,7 @@ def run_case(name, cfg, job, seed):
         opt.zero_grad()
         losses = []
         for _ in range(tr["grad_accum"]):
-            toks, labs, wts = tf.batch_of(rows, cursor, tr["batch"])
+            toks, labs, wts = batch_of(method, rows, cursor, tr["batch"])
             cursor += tr["batch"]
             loss = mean_loss(method, cfg, w, toks, labs, wts)
             (loss / tr["grad_accum"]).backward()
@@ -331,7 +386,7 @@ def run_case(name, cfg, job, seed):
         steps.append({"step": step + 1, "loss": sum(losses) / len(losses), "lr": lr,
                       "grad_norm": norm})
     with torch.no_grad():                   # the job's eval: every row once, after training
-        toks, labs, wts = tf.batch_of(rows, 0, len(rows))
+        toks, labs, wts = batch_of(method, rows, 0, len(rows))
         final = mean_loss(method, cfg, w, toks, labs, wts).item()
     config, tensors = method.layout(m)
     with open(os.path.join(out, "expected.json"), "w") as f:

@@ -23,6 +23,7 @@ VKFT_CPU_KERNEL(gelu); VKFT_CPU_KERNEL(gelu_backward); VKFT_CPU_KERNEL(silu);
 VKFT_CPU_KERNEL(silu_backward); VKFT_CPU_KERNEL(swiglu); VKFT_CPU_KERNEL(swiglu_backward);
 VKFT_CPU_KERNEL(softmax); VKFT_CPU_KERNEL(softmax_backward); VKFT_CPU_KERNEL(relu);
 VKFT_CPU_KERNEL(relu_backward); VKFT_CPU_KERNEL(tanh); VKFT_CPU_KERNEL(tanh_backward);
+VKFT_CPU_KERNEL(gelu_erf); VKFT_CPU_KERNEL(gelu_erf_backward);
 /* rope.c */
 VKFT_CPU_KERNEL(rope); VKFT_CPU_KERNEL(rope_backward);
 /* embedding.c */

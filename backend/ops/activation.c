@@ -1,8 +1,8 @@
 /*
- * Rows of the activation ops: GELU (tanh approximation), SILU, SWIGLU, SOFTMAX over the last
- * dim, RELU and TANH, each with its backward. All take and give f32 tensors of one shape;
- * backward ops take the upstream gradient first (dy), then the forward's inputs (or, for
- * softmax, relu and tanh, its output, so the input need not stay alive).
+ * Rows of the activation ops: GELU (tanh approximation), GELU_ERF (exact), SILU, SWIGLU,
+ * SOFTMAX over the last dim, RELU and TANH, each with its backward. All take and give f32
+ * tensors of one shape; backward ops take the upstream gradient first (dy), then the forward's
+ * inputs (or, for softmax, relu and tanh, its output, so the input need not stay alive).
  */
 #include "cpu/kernels.h"
 #include "ops/grad_rules.h"
@@ -46,3 +46,5 @@ ACT_ROW(relu, 1, 1, vkft_grad_relu, "x")
 ACT_ROW(relu_backward, 2, 1, NULL, "dy", "y")
 ACT_ROW(tanh, 1, 1, vkft_grad_tanh, "x")
 ACT_ROW(tanh_backward, 2, 1, NULL, "dy", "y")
+ACT_ROW(gelu_erf, 1, 1, vkft_grad_gelu_erf, "x")
+ACT_ROW(gelu_erf_backward, 2, 1, NULL, "dy", "x")

@@ -225,6 +225,11 @@ VKFT_GRAD_RULE(gelu) {
     return VKFT_OK;
 }
 
+VKFT_GRAD_RULE(gelu_erf) {
+    if (need[0]) din[0] = op1(g, VKFT_OP_GELU_ERF_BACKWARD, NULL, dout[0], V(0), -1);
+    return VKFT_OK;
+}
+
 VKFT_GRAD_RULE(silu) {
     if (need[0]) din[0] = op1(g, VKFT_OP_SILU_BACKWARD, NULL, dout[0], V(0), -1);
     return VKFT_OK;

@@ -15,6 +15,6 @@ VKFT_GRAD_RULE(matmul); VKFT_GRAD_RULE(rmsnorm); VKFT_GRAD_RULE(layernorm);
 VKFT_GRAD_RULE(gelu); VKFT_GRAD_RULE(silu); VKFT_GRAD_RULE(swiglu); VKFT_GRAD_RULE(softmax);
 VKFT_GRAD_RULE(rope); VKFT_GRAD_RULE(embedding); VKFT_GRAD_RULE(attention);
 VKFT_GRAD_RULE(cross_entropy); VKFT_GRAD_RULE(sum_squares); VKFT_GRAD_RULE(matmul_nf4);
-VKFT_GRAD_RULE(dropout); VKFT_GRAD_RULE(relu); VKFT_GRAD_RULE(tanh);
+VKFT_GRAD_RULE(dropout); VKFT_GRAD_RULE(relu); VKFT_GRAD_RULE(tanh); VKFT_GRAD_RULE(gelu_erf);
 
 #endif

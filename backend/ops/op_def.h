@@ -86,6 +86,7 @@ extern const vkft_op_def vkft_op_fill_def, vkft_op_copy_def, vkft_op_cast_def,
     vkft_op_cross_entropy_def, vkft_op_cross_entropy_backward_def, vkft_op_sum_squares_def,
     vkft_op_adamw_def, vkft_op_nf4_quantize_def, vkft_op_nf4_dequantize_def,
     vkft_op_matmul_nf4_def, vkft_op_grad_clip_def, vkft_op_dropout_def, vkft_op_relu_def,
-    vkft_op_relu_backward_def, vkft_op_tanh_def, vkft_op_tanh_backward_def;
+    vkft_op_relu_backward_def, vkft_op_tanh_def, vkft_op_tanh_backward_def, vkft_op_gelu_erf_def,
+    vkft_op_gelu_erf_backward_def;
 
 #endif

@@ -49,6 +49,8 @@ static const vkft_op_def *const op_table[] = {
     [VKFT_OP_RELU_BACKWARD] = &vkft_op_relu_backward_def,
     [VKFT_OP_TANH] = &vkft_op_tanh_def,
     [VKFT_OP_TANH_BACKWARD] = &vkft_op_tanh_backward_def,
+    [VKFT_OP_GELU_ERF] = &vkft_op_gelu_erf_def,
+    [VKFT_OP_GELU_ERF_BACKWARD] = &vkft_op_gelu_erf_backward_def,
 };
 
 static_assert(sizeof op_table / sizeof op_table[0] == VKFT_OP_COUNT,

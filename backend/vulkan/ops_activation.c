@@ -1,9 +1,9 @@
 /*
  * Vulkan recording of the activation ops (shaders activation.comp, softmax.comp).
  *
- * GELU, SILU, SWIGLU, RELU, TANH and their backwards are elementwise: every tensor has one shape, so a big
- * one (an MLP activation [tokens, 4 * hidden] can pass 128 MiB) is split into chunks of
- * elements bound at the same offsets in every tensor.
+ * GELU, GELU_ERF, SILU, SWIGLU, RELU, TANH and their backwards are elementwise: every tensor has
+ * one shape, so a big one (an MLP activation [tokens, 4 * hidden] can pass 128 MiB) is split
+ * into chunks of elements bound at the same offsets in every tensor.
  *
  * SOFTMAX and its backward: one workgroup per row, lane partials combined in a fixed tree, so
  * two runs give identical bits and a row's result does not depend on the chunking. Split path:
@@ -49,6 +49,8 @@ VKFT_VK_OP(relu) { return act(rec, call, 6, err); }
 VKFT_VK_OP(relu_backward) { return act(rec, call, 7, err); }
 VKFT_VK_OP(tanh) { return act(rec, call, 8, err); }
 VKFT_VK_OP(tanh_backward) { return act(rec, call, 9, err); }
+VKFT_VK_OP(gelu_erf) { return act(rec, call, 10, err); }
+VKFT_VK_OP(gelu_erf_backward) { return act(rec, call, 11, err); }
 
 /* Workgroup size for a row of h: a power of two <= h, 8..256 on GPUs; 8 (one lavapipe subgroup)
  * on CPU-shaped drivers, where each barrier is a coroutine switch (the norms measured 8 lanes

@@ -24,6 +24,7 @@ VKFT_VK_OP(gelu); VKFT_VK_OP(gelu_backward); VKFT_VK_OP(silu);
 VKFT_VK_OP(silu_backward); VKFT_VK_OP(swiglu); VKFT_VK_OP(swiglu_backward);
 VKFT_VK_OP(softmax); VKFT_VK_OP(softmax_backward); VKFT_VK_OP(relu);
 VKFT_VK_OP(relu_backward); VKFT_VK_OP(tanh); VKFT_VK_OP(tanh_backward);
+VKFT_VK_OP(gelu_erf); VKFT_VK_OP(gelu_erf_backward);
 /* rope */
 VKFT_VK_OP(rope); VKFT_VK_OP(rope_backward);
 /* embedding */

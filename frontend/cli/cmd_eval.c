@@ -99,8 +99,7 @@ int cmd_eval(int argc, char **argv) {
     bo.seq = T;
     bo.frozen_dtype = vkft_model_config_file_dtype(&m.cfg);
     size_t n = (size_t)(a.batch * T);
-    if (vkft_dataset_open(&src, 1, &o, m.tok, &ds, &err) ||
-        (a.adapter && vkft_method_from_adapter(a.adapter, &m.cfg, &method, &err))) {
+    if (a.adapter && vkft_method_from_adapter(a.adapter, &m.cfg, &method, &err)) {
         fprintf(stderr, "vkft eval: %s\n", err.msg);
         goto done;
     }
@@ -115,6 +114,11 @@ int cmd_eval(int argc, char **argv) {
     if (vkft_model_build(&m.cfg, g, &bo, method ? vkft_method_hooks(method) : NULL, &built,
                          &err) ||
         (method && vkft_method_after_build(method, &built, &err))) {
+        fprintf(stderr, "vkft eval: %s\n", err.msg);
+        goto done;
+    }
+    o.first_target = built.prefix_tokens > 0;   /* prompt tuning: as the trainer reads rows */
+    if (vkft_dataset_open(&src, 1, &o, m.tok, &ds, &err)) {
         fprintf(stderr, "vkft eval: %s\n", err.msg);
         goto done;
     }

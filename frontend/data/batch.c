@@ -1,7 +1,9 @@
 /*
  * Rows of a batch from a stream of examples: truncation and right padding (one example per
  * row), or packing (the stream cut into rows of seq_len tokens), then the causal-LM shift
- * (labels[t] = label of token t+1 of the row, -100 at the last position).
+ * (labels[t] = label of token t+1 of the row, -100 at the last position) - or, with the
+ * first_target option (prompt tuning), no shift: labels[t] = label of token t itself, the
+ * target of the position before it (for t = 0 the last virtual token, as PEFT trains it).
  *
  * Two streams feed rows: training (data_order_next: endless, mixed, maybe shuffled) and eval
  * (every example of every source once, in file order). Each keeps its own carry: the example
@@ -86,15 +88,21 @@ static int64_t fill_row(vkft_dataset *d, data_carry *carry, next_fn next, vkft_b
     }
     if (out->key_mask)
         for (int64_t t = 0; t < T; t++) out->key_mask[r * T + t] = t < p ? 1.0f : 0.0f;
-    /* The shift: position t is trained on the target that token t+1 carries. */
-    for (int64_t t = 0; t + 1 < T; t++) {
-        lab[t] = lab[t + 1];
-        w[t] = w[t + 1];
-        if (tt) tt[t] = lab[t] == VKFT_IGNORE_INDEX ? -1 : tt[t + 1];
+    if (d->opt.first_target) {
+        /* No shift: entry t is token t's own target (predicted from the position before it). */
+        for (int64_t t = 0; tt && t < T; t++)
+            if (lab[t] == VKFT_IGNORE_INDEX) tt[t] = -1;
+    } else {
+        /* The shift: position t is trained on the target that token t+1 carries. */
+        for (int64_t t = 0; t + 1 < T; t++) {
+            lab[t] = lab[t + 1];
+            w[t] = w[t + 1];
+            if (tt) tt[t] = lab[t] == VKFT_IGNORE_INDEX ? -1 : tt[t + 1];
+        }
+        lab[T - 1] = VKFT_IGNORE_INDEX;
+        w[T - 1] = 0.0f;
+        if (tt) tt[T - 1] = -1;
     }
-    lab[T - 1] = VKFT_IGNORE_INDEX;
-    w[T - 1] = 0.0f;
-    if (tt) tt[T - 1] = -1;
     for (int64_t t = 0; t < T; t++) {
         out->target_tokens += lab[t] != VKFT_IGNORE_INDEX;
         out->weight_sum += w[t];

@@ -10,6 +10,11 @@
  *              that token is ignored (masked prompt, padding) and at t = T-1;
  *   weights[t] the loss weight of position t (0 exactly where labels[t] == -100, else the
  *              target token's weight: 1 for completions, prompt_loss_weight for prompts).
+ * With the first_target option (prompt tuning: a model whose virtual tokens precede the row
+ * also predicts the row's first token, as PEFT's PROMPT_TUNING trains it) the rows are not
+ * shifted: labels[t] / weights[t] are token t's own label and weight, i.e. the target of the
+ * position before t (t = 0: the last virtual token); token_task likewise. Every count below
+ * (target_tokens, weight_sum) covers these entries, so a row has up to T targets, not T-1.
  * Without packing a row is one example: truncated to T tokens (counted in the stats) or
  * right-padded with pad_id (labels -100, weights 0, key_mask 0). With packing a row is the
  * next T tokens of the stream of examples (each ending in its EOS); an example may span rows,
@@ -86,6 +91,8 @@ typedef struct vkft_data_options {
     bool shuffle;               /* false: file order, wrapping; true: a permutation per epoch */
     bool packing;               /* concatenate examples into rows of T tokens */
     float prompt_loss_weight;   /* weight of prompt tokens (0 = masked); default 0 */
+    bool first_target;          /* rows unshifted: token 0 is a target too (prompt tuning, see
+                                 * the batch contract above); default false */
     uint64_t seed;              /* shuffle permutations and the mix sampler */
     /* Mix probabilities: p_i ∝ weight_i^(1/T) when every source gives a weight, else
      * p_i ∝ examples_i^(1/T) (no weight given anywhere); mixing given and missing weights is
@@ -120,7 +127,8 @@ void vkft_dataset_free(vkft_dataset *d);
  * arrays may be NULL. rows × seq_len positions, row-major. */
 typedef struct vkft_batch {
     int32_t *tokens;            /* [rows*T] input ids */
-    int32_t *labels;            /* [rows*T] shifted targets, VKFT_IGNORE_INDEX where none */
+    int32_t *labels;            /* [rows*T] shifted targets (unshifted with first_target),
+                                 * VKFT_IGNORE_INDEX where none */
     float *weights;             /* [rows*T] loss weights, 0 where labels are ignored */
     int32_t *task;              /* [rows] source index of the row's first example; -1 = empty */
     float *key_mask;            /* (opt) [rows*T] 1 real token, 0 padding (attention key_mask) */

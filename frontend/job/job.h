@@ -70,6 +70,7 @@ typedef enum vkft_adapter_placement {
 /* method.activation (adapter). */
 typedef enum vkft_adapter_activation {
     VKFT_ADAPTER_RELU, VKFT_ADAPTER_GELU, VKFT_ADAPTER_SILU, VKFT_ADAPTER_TANH,
+    VKFT_ADAPTER_GELU_NEW,  /* gelu: exact (erf), as transformers' "gelu"; gelu_new: tanh form */
     VKFT_ADAPTER_ACTIVATION_COUNT
 } vkft_adapter_activation;
 

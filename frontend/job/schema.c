@@ -22,7 +22,7 @@ static_assert(VKFT_JOB_SCHEDULE_COUNT == 3, "schedule choices");
 static_assert(VKFT_JOB_OPTIMIZER_COUNT == 1, "optimizer choices");
 static_assert(VKFT_JOB_DTYPE_COUNT == 3, "dtype choices");
 static_assert(VKFT_ADAPTER_PLACEMENT_COUNT == 2, "placement choices");
-static_assert(VKFT_ADAPTER_ACTIVATION_COUNT == 4, "activation choices");
+static_assert(VKFT_ADAPTER_ACTIVATION_COUNT == 5, "activation choices");
 /* Enum fields are written through an int (job.c). */
 static_assert(sizeof(vkft_method_kind) == sizeof(int), "enum size");
 static_assert(sizeof(vkft_data_format) == sizeof(int), "enum size");
@@ -78,8 +78,10 @@ const job_key job_keys[] = {
      .doc = "Bottleneck width = hidden size / reduction_factor (unless size is set)."},
     {"method.size", JOB_T_INT, J(method.size), .def = "0", .range = JOB_LO, .lo = 0,
      .kinds = B(ADAPTER), .doc = "Bottleneck width; 0 = from reduction_factor."},
-    {"method.activation", JOB_T_ENUM, J(method.activation), .choices = "relu|gelu|silu|tanh",
-     .def = "relu", .kinds = B(ADAPTER), .doc = "Non-linearity inside the bottleneck."},
+    {"method.activation", JOB_T_ENUM, J(method.activation),
+     .choices = "relu|gelu|silu|tanh|gelu_new", .def = "relu", .kinds = B(ADAPTER),
+     .doc = "Non-linearity inside the bottleneck (gelu: exact erf GELU; gelu_new: its tanh "
+            "approximation)."},
     {"method.num_virtual_tokens", JOB_T_INT, J(method.num_virtual_tokens), .def = "20",
      .range = JOB_LO, .lo = 1, .kinds = B(PREFIX) | B(PROMPT),
      .doc = "Number of trainable virtual tokens (per layer for prefix)."},

@@ -214,15 +214,17 @@ vkft_value mb_linear(mbuild *b, vkft_value x, const char *path, const char *name
     return y;
 }
 
-vkft_value mb_block_hook(mbuild *b, int layer, vkft_model_block block, vkft_value h) {
-    if (b->st || !b->h || !b->h->block_output) return h;
-    vkft_status st = b->h->block_output(b->h->user, b->g, layer, block, &h, b->err);
-    if (st) {
-        char where[48];
-        snprintf(where, sizeof where, "layer %d %s", layer, block ? "mlp" : "attention");
-        mb_hook_fail(b, st, "block_output hook", where);
+vkft_value mb_block_residual(mbuild *b, int layer, vkft_model_block block, vkft_value x,
+                             vkft_value h) {
+    if (!b->st && b->h && b->h->block_output) {
+        vkft_status st = b->h->block_output(b->h->user, b->g, layer, block, x, &h, b->err);
+        if (st) {
+            char where[48];
+            snprintf(where, sizeof where, "layer %d %s", layer, block ? "mlp" : "attention");
+            mb_hook_fail(b, st, "block_output hook", where);
+        }
     }
-    return b->st ? VKFT_NONE : h;
+    return mb_add(b, x, h);
 }
 
 vkft_value mb_embed_tokens(mbuild *b, vkft_value tokens, vkft_value table) {

@@ -45,7 +45,7 @@ vkft_value mb_gpt2(mbuild *b, vkft_value tokens, vkft_value positions) {
         vkft_value o = mb_attention(b, l, q, k, v);
         snprintf(name, sizeof name, "%s.attn.c_proj", p);
         vkft_value a = mb_linear(b, o, name, "c_proj", l, H, H, true, true, VKFT_NONE);
-        x = mb_add(b, x, mb_block_hook(b, l, VKFT_BLOCK_ATTENTION, a));
+        x = mb_block_residual(b, l, VKFT_BLOCK_ATTENTION, x, a);
         snprintf(name, sizeof name, "%s.ln_2", p);
         n = layernorm(b, x, l, name);
         snprintf(name, sizeof name, "%s.mlp.c_fc", p);
@@ -53,7 +53,7 @@ vkft_value mb_gpt2(mbuild *b, vkft_value tokens, vkft_value positions) {
         f = mb_op(b, VKFT_OP_GELU, NULL, &f, 1);
         snprintf(name, sizeof name, "%s.mlp.c_proj", p);
         vkft_value m = mb_linear(b, f, name, "c_proj", l, F, H, true, true, VKFT_NONE);
-        x = mb_add(b, x, mb_block_hook(b, l, VKFT_BLOCK_MLP, m));
+        x = mb_block_residual(b, l, VKFT_BLOCK_MLP, x, m);
         mb_layer_done(b, l, x);
     }
     return layernorm(b, x, -1, "transformer.ln_f");

@@ -67,8 +67,10 @@ vkft_value mb_linear(mbuild *b, vkft_value x, const char *path, const char *name
 vkft_value mb_attention(mbuild *b, int layer, vkft_value q, vkft_value k, vkft_value v);
 /* Marks the end of decoder layer l (output x): a gradient-checkpoint boundary. */
 void mb_layer_done(mbuild *b, int layer, vkft_value x);
-/* Calls the block_output hook on h (a sublayer output) if set. */
-vkft_value mb_block_hook(mbuild *b, int layer, vkft_model_block block, vkft_value h);
+/* Calls the block_output hook on h (a sublayer output) if set; x is the residual stream the
+ * sublayer read. Returns x + h (h as the hook left it): the layer's residual add. */
+vkft_value mb_block_residual(mbuild *b, int layer, vkft_model_block block, vkft_value x,
+                             vkft_value h);
 
 /* The architectures: decoder from token embeddings to the final normalised hidden state
  * f32 [B, T, hidden] (T = P + seq). */

@@ -53,7 +53,7 @@ vkft_value mb_llama(mbuild *b, vkft_value tokens, vkft_value positions) {
         snprintf(site, sizeof site, "%s.self_attn.o_proj", p);
         vkft_value a = mb_linear(b, o, site, "o_proj", l, nH * D, H, c->o_bias, false,
                                  VKFT_NONE);
-        x = mb_add(b, x, mb_block_hook(b, l, VKFT_BLOCK_ATTENTION, a));
+        x = mb_block_residual(b, l, VKFT_BLOCK_ATTENTION, x, a);
         w = mb_param(b, VKFT_PARAM_NORM_WEIGHT, l, 1, &H, "%s.post_attention_layernorm.weight",
                      p);
         n = mb_rmsnorm(b, x, w);
@@ -66,7 +66,7 @@ vkft_value mb_llama(mbuild *b, vkft_value tokens, vkft_value positions) {
         snprintf(site, sizeof site, "%s.mlp.down_proj", p);
         vkft_value d = mb_linear(b, s, site, "down_proj", l, F, H, c->mlp_bias, false,
                                  VKFT_NONE);
-        x = mb_add(b, x, mb_block_hook(b, l, VKFT_BLOCK_MLP, d));
+        x = mb_block_residual(b, l, VKFT_BLOCK_MLP, x, d);
         mb_layer_done(b, l, x);
     }
     vkft_value wn = mb_param(b, VKFT_PARAM_NORM_WEIGHT, -1, 1, &H, "model.norm.weight");

@@ -182,8 +182,11 @@ static void head(mbuild *b, vkft_value h) {
     const vkft_model_config *c = b->cfg;
     const vkft_model_build_options *o = b->o;
     vkft_model_built *m = b->out;
-    int64_t B = o->batch, seq = o->seq, H = c->hidden;
-    if (m->prefix_tokens) h = mb_slice(b, h, 1, m->prefix_tokens, seq);
+    int64_t B = o->batch, seq = o->seq, H = c->hidden, P = m->prefix_tokens;
+    /* Prompt tuning: inference keeps the real positions P..P+seq-1; training takes P-1..
+     * P+seq-2, so the last virtual token predicts the first real token (PEFT's T targets per
+     * row; labels unshifted). The last real position predicts past the row: no target. */
+    if (P) h = mb_slice(b, h, 1, o->inference ? P : P - 1, seq);
     bool last = o->inference && (o->last_logits_only || o->cache_len);
     if (last) {
         if (seq > 1) h = mb_slice(b, h, 1, seq - 1, 1);

@@ -171,9 +171,12 @@ typedef struct vkft_model_hooks {
     /* After y = x Wᵀ (+ b) at a site: may replace *y (a LoRA branch adds to it). */
     vkft_status (*linear)(void *user, vkft_graph *g, const vkft_model_site *site, vkft_value x,
                           vkft_value *y, vkft_err *err);
-    /* On a sublayer's output before the residual add (bottleneck adapters): may replace *h. */
+    /* On a sublayer's output h before the residual add (bottleneck adapters): may replace *h;
+     * the layer then continues with residual + *h. residual f32 [B, T', hidden] is the stream
+     * the sublayer read (its input before the norm), given so an adapter can read x + h
+     * (AdapterHub's Pfeiffer); it must not be replaced. */
     vkft_status (*block_output)(void *user, vkft_graph *g, int layer, vkft_model_block block,
-                                vkft_value *h, vkft_err *err);
+                                vkft_value residual, vkft_value *h, vkft_err *err);
     /* Per-layer attention prefix (prefix tuning / P-tuning v2): set *prefix_k and *prefix_v
      * (in: VKFT_NONE) to f32 [P, kv_heads, head_dim] values, the same P for every layer. They
      * are used as keys/values as given (no RoPE), seen by every query, shared by the batch; the
@@ -182,8 +185,11 @@ typedef struct vkft_model_hooks {
                                     int64_t head_dim, vkft_value *prefix_k,
                                     vkft_value *prefix_v, vkft_err *err);
     /* Prompt tuning: set *prefix (in: VKFT_NONE) to f32 [P, hidden] virtual-token embeddings
-     * prepended to every row. The graph then runs over P + T positions and the logits cover
-     * the T real positions only (the labels keep their [B*T] shape). */
+     * prepended to every row. The graph then runs over P + T positions. Inference logits cover
+     * the T real positions P..P+T-1. A training graph's logits (and labels, still [B*T]) cover
+     * P-1..P+T-2: logits row t predicts real token t, the last virtual token predicting the
+     * first real token as PEFT's PROMPT_TUNING does; feed it unshifted labels (the data
+     * pipeline's first_target rows). */
     vkft_status (*input_prefix)(void *user, vkft_graph *g, int64_t hidden, vkft_value *prefix,
                                 vkft_err *err);
     /* Before a site's matmul: may replace *x (in: the site's input) by what the weight
@@ -211,7 +217,8 @@ void vkft_model_build_options_default(vkft_model_build_options *o);
 /*
  * What a build made. Training graph (inference false):
  *   INPUT "tokens" i32 [B, T]; INPUT "labels" i32 [B*T] (the token to predict at each position,
- *   -100 ignored); INPUT "loss_weights" f32 [B*T]; logits f32 [B*T, V];
+ *   -100 ignored; with input_prefix row t is position P-1+t, predicting token t, see there);
+ *   INPUT "loss_weights" f32 [B*T]; logits f32 [B*T, V];
  *   loss_sum f32 [1] = sum_i w_i CE_i, count f32 [1] = sum_i w_i over non-ignored rows (both
  *   kept under the names "loss_sum" and "count"). Inference: logits only (kept as "logits").
  * Decode step (cache_len S > 0, seq 1): STATE leaves "cache.k.<l>" / "cache.v.<l>"

@@ -1,18 +1,18 @@
 /*
- * Bottleneck adapters (Houlsby et al. 2019; Pfeiffer et al. 2020) through the block_output hook:
- * on a sublayer's output h [B, T, H], before the model adds it to the residual stream,
- *     h' = h + up(act(down(h)))        down: Linear(H, S), up: Linear(S, H), both with bias
- * so the layer becomes x + h + up(act(down(h))). houlsby: after attention and after the MLP of
- * every layer; pfeiffer: after the MLP only. S = method.size, or H / reduction_factor.
+ * Bottleneck adapters (Houlsby et al. 2019; Pfeiffer et al. 2020) through the block_output hook,
+ * as AdapterHub's `adapters` computes them on pre-norm models (Llama, GPT-2: the decoder layer
+ * passes no layer norm to the adapter layer). On a sublayer's output h [B, T, H] and the
+ * residual stream x it read, before the model adds h to x:
+ *     houlsby (DoubleSeqBnConfig, after attention and after the MLP of every layer):
+ *         h' = h + up(act(down(h)))            layer: x + h + up(act(down(h)))
+ *     pfeiffer (SeqBnConfig, after the MLP only; original_ln_before: the bottleneck reads x + h):
+ *         h' = h + up(act(down(x + h)))        layer: x + h + up(act(down(x + h)))
+ * down: Linear(H, S), up: Linear(S, H), both with bias; both configs have residual_before_ln
+ * true (the adapter's own residual is h), no adapter layer norms, scaling 1, no gating.
+ * S = method.size, or H / reduction_factor.
  * Start: down.weight U(±1/√H) (kaiming-uniform a = √5, as nn.Linear and AdapterHub's
  * "mam_adapter" init), down.bias 0, up.weight 0, up.bias 0 — so the adapted model starts as
  * exactly the base model. Base weights frozen.
- *
- * Where the adapter reads: AdapterHub's DoubleSeqBnConfig (Houlsby) feeds the bottleneck the
- * sublayer output h, as here. Its SeqBnConfig (Pfeiffer) sets original_ln_before, so on
- * pre-norm models (Llama, GPT-2, no layer norm passed) the bottleneck reads x + h instead; the
- * block_output hook does not see x, so vkft's pfeiffer placement is "Houlsby's adapter, after
- * the MLP only" (docs/methods.md).
  *
  * Saved (not a PEFT type): adapter_config.json {"peft_type": "BOTTLENECK_ADAPTER", placement,
  * size, reduction_factor, activation, hidden_size, num_layers, ...} and adapter_model.safetensors
@@ -67,7 +67,7 @@ static size_t tensor_numel(const adapter_state *s, int k)
 }
 
 static vkft_status adapter_block(void *user, vkft_graph *g, int layer, vkft_model_block block,
-                                 vkft_value *h, vkft_err *err)
+                                 vkft_value residual, vkft_value *h, vkft_err *err)
 {
     vkft_method *m = user;
     adapter_state *s = m->impl;
@@ -84,7 +84,14 @@ static vkft_status adapter_block(void *user, vkft_graph *g, int layer, vkft_mode
         p[k] = vkft_method_leaf(g, site->names[k], nd, shape, err);
         if (p[k] == VKFT_NONE) return VKFT_ERR_INVALID_ARG;
     }
-    vkft_value d = vkft_method_affine(g, *h, p[0], p[1], err);                 /* [B, T, S] */
+    /* the bottleneck's input: h, or x + h for pfeiffer (AdapterHub's original_ln_before) */
+    vkft_value in = *h;
+    if (s->per_layer == 1 &&
+        (in = vkft_graph_op1(g, VKFT_OP_ADD, NULL, (vkft_value[]){residual, *h}, 2)) ==
+            VKFT_NONE)
+        return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "adapter at %s: %s", site->path,
+                            vkft_graph_error(g));
+    vkft_value d = vkft_method_affine(g, in, p[0], p[1], err);                 /* [B, T, S] */
     vkft_value a = d == VKFT_NONE ? VKFT_NONE
                  : vkft_method_activation(g, m->spec.activation, d, err);
     if (a == VKFT_NONE) return vkft_err_prefix(err, VKFT_ERR_INVALID_ARG, "adapter at %s",
@@ -268,7 +275,7 @@ static vkft_status adapter_from_adapter(vkft_method *m, const vkft_json *cfg, co
                             "be \"houlsby\" or \"pfeiffer\"", dir);
     if (!vkft_method_activation_parse(act, &m->spec.activation))
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "%s/adapter_config.json: activation "
-                            "must be relu, gelu, silu or tanh", dir);
+                            "must be relu, gelu, silu, tanh or gelu_new", dir);
     m->spec.placement = strcmp(placement, "houlsby") ? VKFT_ADAPTER_PFEIFFER
                                                      : VKFT_ADAPTER_HOULSBY;
     int64_t hidden = m->cfg.hidden, layers = m->cfg.layers;

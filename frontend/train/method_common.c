@@ -60,6 +60,7 @@ vkft_value vkft_method_tanh(vkft_graph *g, vkft_value x, vkft_err *err)
 static const char *const activation_names[VKFT_ADAPTER_ACTIVATION_COUNT] = {
     [VKFT_ADAPTER_RELU] = "relu", [VKFT_ADAPTER_GELU] = "gelu",
     [VKFT_ADAPTER_SILU] = "silu", [VKFT_ADAPTER_TANH] = "tanh",
+    [VKFT_ADAPTER_GELU_NEW] = "gelu_new",
 };
 
 const char *vkft_method_activation_name(vkft_adapter_activation act)
@@ -89,8 +90,10 @@ vkft_value vkft_method_activation(vkft_graph *g, vkft_adapter_activation act, vk
                                   vkft_err *err)
 {
     static const vkft_op ops[VKFT_ADAPTER_ACTIVATION_COUNT] = {
-        [VKFT_ADAPTER_RELU] = VKFT_OP_RELU, [VKFT_ADAPTER_GELU] = VKFT_OP_GELU,
+        /* AdapterHub's "gelu" is transformers' exact GELU; "gelu_new" its tanh form */
+        [VKFT_ADAPTER_RELU] = VKFT_OP_RELU, [VKFT_ADAPTER_GELU] = VKFT_OP_GELU_ERF,
         [VKFT_ADAPTER_SILU] = VKFT_OP_SILU, [VKFT_ADAPTER_TANH] = VKFT_OP_TANH,
+        [VKFT_ADAPTER_GELU_NEW] = VKFT_OP_GELU,
     };
     if (vkft_method_activation_check(act, err)) return VKFT_NONE;
     return op1(g, ops[act], NULL, &x, 1, err);

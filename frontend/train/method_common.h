@@ -36,12 +36,13 @@ vkft_value vkft_method_affine(vkft_graph *g, vkft_value x, vkft_value w, vkft_va
                               vkft_err *err);
 /* tanh(x) of any f32 x: the backend's TANH op (its gradient is TANH_BACKWARD from y). */
 vkft_value vkft_method_tanh(vkft_graph *g, vkft_value x, vkft_err *err);
-/* The bottleneck activation: relu, gelu (tanh approximation), silu, tanh, each one backend op.
+/* The bottleneck activation: relu, gelu (exact, GELU_ERF), silu, tanh, gelu_new (the tanh
+ * approximation, GELU), each one backend op.
  * vkft_method_activation_check refuses a value outside the enum (VKFT_ERR_INVALID_ARG). */
 vkft_value vkft_method_activation(vkft_graph *g, vkft_adapter_activation act, vkft_value x,
                                   vkft_err *err);
 vkft_status vkft_method_activation_check(vkft_adapter_activation act, vkft_err *err);
-/* "relu", "gelu", "silu", "tanh"; parse gives false for another name. */
+/* "relu", "gelu", "silu", "tanh", "gelu_new"; parse gives false for another name. */
 const char *vkft_method_activation_name(vkft_adapter_activation act);
 bool vkft_method_activation_parse(const char *s, vkft_adapter_activation *out);
 

@@ -93,6 +93,8 @@ static vkft_status open_data(vkft_trainer *t, const vkft_job_datasets *sets, vkf
     o.mix_temperature = (float)job->data.mix_temperature;
     o.chat_template = job->data.chat_template;
     o.vocab_size = (int32_t)t->cfg.vocab;
+    /* prompt tuning trains the first token too (from the last virtual token; model.h) */
+    o.first_target = t->model.prefix_tokens > 0;
     return vkft_dataset_open(src, sets->n, &o, t->tok, out, err);
 }
 
@@ -170,7 +172,7 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
                                err)))
         return rc;
     if ((rc = vkft_method_after_build(t->method, &t->model, err))) return rc;
-    int n_train = vkft_dataset_count(t->train), n_eval = t->eval ? vkft_dataset_count(t->eval) : 0;
+    int n_train = job->data.train.n, n_eval = job->data.eval.n;   /* datasets = list entries */
     if (n_train > 1 || n_eval > 1) {
         t->n_tasks = n_train > n_eval ? n_train : n_eval;
         if ((rc = vkft_task_loss_build(t->graph, &t->model, t->n_tasks, t->task_values, err)))
@@ -222,9 +224,10 @@ vkft_status vkft_trainer_create(const vkft_job *job, vkft_context *ctx,
     if (!tok_path) rc = vkft_err_set(err, VKFT_ERR_NO_MEMORY, "out of memory");
     if (!rc && vkft_is_file(tok_path)) rc = vkft_tokenizer_load(job->model_path, &t->tok, err);
     free(tok_path);
+    /* the graph first: whether rows are shifted depends on the model (open_data) */
+    if (!rc) rc = build_graph(t, err);
     if (!rc) rc = open_data(t, &job->data.train, &t->train, err);
     if (!rc && job->data.eval.n > 0) rc = open_data(t, &job->data.eval, &t->eval, err);
-    if (!rc) rc = build_graph(t, err);
     const char *spec = t->opts.device ? t->opts.device : job->device;
     if (!rc && vkft_device_open(ctx, spec, &t->dev))
         rc = vkft_err_set(err, VKFT_ERR_DEVICE, "device %s: %s", spec, vkft_context_error(ctx));

@@ -169,6 +169,12 @@ typedef enum vkft_op {
     VKFT_OP_TANH,
     /* in: dy, y (the forward's OUTPUT). out: dx = dy (1 - y) (1 + y). */
     VKFT_OP_TANH_BACKWARD,
+    /* y = x Phi(x) = 0.5 x (1 + erf(x / sqrt(2))): the exact GELU (PyTorch's gelu, transformers'
+     * "gelu"; GELU above is the tanh approximation). f32; relative error ~1e-6 for every finite
+     * x, the negative tail included. */
+    VKFT_OP_GELU_ERF,
+    /* in: dy, x. out: dx = dy (Phi(x) + x phi(x)), phi the standard normal density. */
+    VKFT_OP_GELU_ERF_BACKWARD,
     VKFT_OP_COUNT
 } vkft_op;
 

@@ -1,6 +1,6 @@
 /*
- * gelu, silu, swiglu, softmax, relu, tanh and their backwards: the CPU against the contracts'
- * formulas in double, Vulkan against the CPU, backwards against finite differences, large
+ * gelu, gelu_erf, silu, swiglu, softmax, relu, tanh and their backwards: the CPU against the
+ * contracts' formulas in double, Vulkan against the CPU, backwards against finite differences, large
  * inputs, bad input.
  *
  * Inputs mix normals with values up to |x| = 30 (and a few of 1e4 and 1e30, where x^3 overflows):
@@ -19,6 +19,13 @@
  *     FMA contraction, the exp branch damps exp's relative error by 2e / (1 + e)^2 <= 0.35
  *     with e = exp(-2|x|) in [0, 0.29] (measured over 2e6 points in [-12, 12]: 3.2e-7, at
  *     the branch edge); tanh_backward: dy (1 - y)(1 + y) from the same y: rtol 1e-6.
+ * gelu_erf (exact GELU) against 0.5 x erfc(-x / sqrt 2) in double: rtol 1e-6 + 1e-7 x^2 (NR's
+ * erfc 1.2e-7, f32 rounding of t, the polynomial and two exps a few ulp, and the rounding of
+ * x x inside exp(-x x / 2), 3e-8 x^2 relative), atol 1e-36 (exp underflows to 0 below -87.3,
+ * where the true value is < 1e-37 |x|); its backward against dy (Phi + x phi) in double:
+ * atol 1e-6 |dy| (Phi + x phi crosses 0 at x = -0.75: two O(0.3) terms, f32 rounding) plus
+ * the same relative bound. Vulkan vs CPU: the forward/backward tolerances above (2e-5 from
+ * GLSL's exp at arguments down to -87).
  * The CPU's tanh against tanh() in double: rtol 4e-7 (Cephes quotes 2.9e-7 peak for its tanhf
  * polynomial; measured 1.5e-7 over the points above), atol 1e-30.
  * Rows of 32001 do not fit the (split) run's 4 KiB range: there Vulkan must refuse cleanly.
@@ -74,6 +81,45 @@ static double gelu_ref(double x) {
     return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 static double silu_ref(double x) { return x / (1.0 + exp(-x)); }
+/* The exact GELU and its derivative in double. */
+static double gelu_erf_ref(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double gelu_erf_dref(double x) {
+    return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
+}
+
+/* gelu_erf and its backward (from x) against the double formulas (tolerances: header). */
+static void check_gelu_erf(test_env *env, test_io *x, test_io *dy) {
+    size_t n = test_io_numel(x);
+    float *y = cpu_run(env, VKFT_OP_GELU_ERF, x, 1, 1, 0);
+    test_io in2[2] = {*dy, *x};
+    float *d = cpu_run(env, VKFT_OP_GELU_ERF_BACKWARD, in2, 2, 1, 0);
+    const float *xs = x->data, *g = dy->data;
+    double worst = 0.0, worst_d = 0.0;
+    for (size_t i = 0; y && d && i < n; i++) {
+        double xi = xs[i], r = gelu_erf_ref(xi), rd = g[i] * gelu_erf_dref(xi);
+        double rel = 1e-6 + 1e-7 * (xi * xi < 1e4 ? xi * xi : 1e4);
+        double e = fabs(y[i] - r), ed = fabs(d[i] - rd);
+        if (fabs(r) > 1e-30) worst = fmax(worst, e / fabs(r));
+        if (fabs(rd) > 1e-6) worst_d = fmax(worst_d, ed / fabs(rd));
+        if (!isfinite(y[i]) || !isfinite(d[i]) || e > 1e-36 + rel * fabs(r) ||
+            ed > 1e-6 * fabs(g[i]) + rel * fabs(rd)) {
+            fprintf(stderr, "x = %.9g dy = %.9g: gelu_erf %.9g (want %.9g), gelu_erf' %.9g "
+                    "(want %.9g)\n", xs[i], g[i], y[i], r, d[i], rd);
+            test_failures++;
+            break;
+        }
+    }
+    if (getenv("VKFT_TEST_VERBOSE"))
+        printf("gelu_erf [%zu]: worst relative error %.3g, backward %.3g\n", n, worst, worst_d);
+    test_io out = desc_io(x->ndim, x->shape);
+    char what[96];
+    snprintf(what, sizeof what, "gelu_erf [%zu elements]", n);
+    test_vk_vs_cpu(env, what, VKFT_OP_GELU_ERF, NULL, x, 1, &out, 1, 1e-30f, 2e-5f);
+    snprintf(what, sizeof what, "gelu_erf_backward [%zu elements]", n);
+    test_vk_vs_cpu(env, what, VKFT_OP_GELU_ERF_BACKWARD, NULL, in2, 2, &out, 1, 1e-6f, 2e-5f);
+    free(y);
+    free(d);
+}
 
 /* relu and tanh of every x against the contracts (relu exact, tanh 4e-7 relative) and their
  * backwards against dy * the derivative in double from the same y (relu_backward exact). */
@@ -168,11 +214,25 @@ static void test_elementwise(test_env *env, int nd, const int64_t *shape) {
                        cases[c].n_out, cases[c].atol, 2e-5f);
     }
     check_relu_tanh(env, &x, &dy);
+    check_gelu_erf(env, &x, &dy);
     test_io small = input(nd, shape, 0.3f, false);   /* mostly tanh's polynomial branch */
     check_relu_tanh(env, &small, &dy);
+    check_gelu_erf(env, &small, &dy);
     test_io_free(&small);
     test_io_free(&x);
     test_io_free(&u);
+    test_io_free(&dy);
+}
+
+/* gelu_erf on a grid of 28001 points over [-14, 14] (step 1e-3: both tails down to the
+ * underflow of exp(-x^2/2), and the zero crossing of its derivative). */
+static void test_gelu_erf_grid(test_env *env) {
+    int64_t n = 28001;
+    test_io x = test_io_new(VKFT_F32, 1, &n), dy = input(1, &n, 1.0f, false);
+    float *xs = x.data;
+    for (int64_t i = 0; i < n; i++) xs[i] = (float)(-14.0 + 1e-3 * (double)i);
+    check_gelu_erf(env, &x, &dy);
+    test_io_free(&x);
     test_io_free(&dy);
 }
 
@@ -250,6 +310,10 @@ static void test_grads(test_env *env, int nd, const int64_t *shape) {
     test_grad_fd(env, "gelu grad", VKFT_OP_GELU, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f, 1e-4f,
                  2e-4f, 64);
     free(d);
+    d = cpu_run(env, VKFT_OP_GELU_ERF_BACKWARD, in2, 2, 1, 0);
+    test_grad_fd(env, "gelu_erf grad", VKFT_OP_GELU_ERF, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f,
+                 1e-4f, 2e-4f, 64);
+    free(d);
     d = cpu_run(env, VKFT_OP_SILU_BACKWARD, in2, 2, 1, 0);
     test_grad_fd(env, "silu grad", VKFT_OP_SILU, NULL, &x, 1, od, 1, proj, 0, d, 1e-2f, 1e-4f,
                  2e-4f, 64);
@@ -326,6 +390,8 @@ static void test_bad_input(test_env *env) {
     expect_bad(VKFT_OP_RELU_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
     expect_bad(VKFT_OP_TANH, &i, NULL, NULL, VKFT_ERR_DTYPE);
     expect_bad(VKFT_OP_TANH_BACKWARD, &f, &i, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_GELU_ERF, &h, NULL, NULL, VKFT_ERR_DTYPE);
+    expect_bad(VKFT_OP_GELU_ERF_BACKWARD, &f, &g, NULL, VKFT_ERR_SHAPE);
     vkft_device *dev = env->vk ? env->vk : env->cpu;
     vkft_tensor *a = NULL, *o = NULL;
     CHECK_OK(vkft_tensor_create(dev, VKFT_F32, 2, (int64_t[]){3, 4}, &a), dev);
@@ -345,6 +411,7 @@ int main(void) {
     test_elementwise(&env, 1, (int64_t[]){7});
     test_elementwise(&env, 3, (int64_t[]){3, 1, 5});
     test_elementwise(&env, 2, (int64_t[]){37, 129});   /* 19 KB: split into 5 chunks */
+    test_gelu_erf_grid(&env);
     test_softmax(&env, 2, (int64_t[]){3, 1});
     test_softmax(&env, 2, (int64_t[]){5, 7});
     test_softmax(&env, 3, (int64_t[]){2, 1, 7});

@@ -96,6 +96,20 @@ gb=$("$vkft" eval --model "$dir/g" --data "$dir/eval.jsonl" --format completion 
      --batch 4 --device "$dev" --json | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
 check "ia3 merged loss $gm == adapter loss $ia3 (base $gb)" "awk 'BEGIN{d=$gm-$ia3; if(d<0)d=-d; e=$gb-$ia3; if(e<0)e=-e; exit !(d <= 1e-4*$ia3 && e > 1e-3)}'"
 
+# prompt tuning: `vkft eval --adapter` reads rows as the trainer does (unshifted: the last
+# virtual token predicts each row's first token, here <s> with prompt_loss_weight 0.5), so it
+# gives the trainer's eval loss
+"$vkft" run "$dir/job.yaml" --set output.dir="$dir/out-prompt" --set train.lr=0.05 \
+  --set "method={kind: prompt, num_virtual_tokens: 4}" --set data.prompt_loss_weight=0.5 \
+  >"$dir/prompt.txt" 2>&1; rc=$?
+check "prompt run: exit 0 ($(tail -1 "$dir/prompt.txt"))" "[ $rc -eq 0 ]"
+pw=$(tail -1 "$dir/out-prompt/metrics.jsonl" | sed 's/.*"eval_loss":\([-0-9.e]*\).*/\1/')
+pg=$("$vkft" eval --model "$dir/m" --adapter "$dir/out-prompt/adapter" --data "$dir/eval.jsonl" \
+     --format completion --prompt-loss-weight 0.5 --seq 24 --batch 4 --device "$dev" --json \
+     | sed 's/.*"loss": \([-0-9.e]*\),.*/\1/')
+check "prompt eval --adapter $pg == trainer eval_loss $pw" \
+  "awk 'BEGIN{d=$pg-$pw; if(d<0)d=-d; exit !(d <= 1e-5*$pw)}'"
+
 # generate with the adapter
 "$vkft" generate --model "$dir/m" --adapter "$dir/out/adapter" --prompt "Q: what is" \
   --max-tokens 4 --device "$dev" >"$dir/gen.txt" 2>&1; rc=$?

@@ -2,8 +2,9 @@
  * Batches: the label shift, truncation and padding, packing (rows cut from the stream of
  * examples, segments, key mask, per-token task), file order wrapping at the end, shuffled
  * order (a permutation per epoch, the same for the same seed), the eval iterator (each
- * example once, last batch padded, training cursor untouched) and the batch counts - all
- * against an oracle that rebuilds the expected rows from the stored examples.
+ * example once, last batch padded, training cursor untouched), the unshifted rows of the
+ * first_target option (prompt tuning) and the batch counts - all against an oracle that
+ * rebuilds the expected rows from the stored examples.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static const char *write_examples(const char *name, const int *lens, int n)
     return dt_write(name, text);
 }
 
+static bool first_target;   /* open_tokens and the oracle: rows unshifted (prompt tuning) */
+
 static vkft_dataset *open_tokens(const char *path, int64_t T, bool packing, bool shuffle,
                                  uint64_t seed, int32_t pad)
 {
@@ -44,6 +47,7 @@ static vkft_dataset *open_tokens(const char *path, int64_t T, bool packing, bool
     o.seed = seed;
     o.vocab_size = 2000;
     o.pad_id = pad;
+    o.first_target = first_target;
     vkft_dataset *d = NULL;
     vkft_err err;
     CHECK_ST(vkft_dataset_open(&src, 1, &o, NULL, &d, &err), err);
@@ -99,8 +103,9 @@ static void oracle(const vkft_dataset *d, const int64_t *order, int64_t *at, int
             int64_t i = r * T + t;
             if (t >= p) e->tok[i] = pad, e->seg[i] = -1;
             e->km[i] = t < p ? 1.0f : 0.0f;
-            e->lab[i] = t + 1 < p ? lab[t + 1] : VKFT_IGNORE_INDEX;
-            e->w[i] = t + 1 < p ? w[t + 1] : 0.0f;
+            int64_t src = first_target ? t : t + 1;   /* whose label position t trains on */
+            e->lab[i] = src < p ? lab[src] : VKFT_IGNORE_INDEX;
+            e->w[i] = src < p ? w[src] : 0.0f;
             e->tt[i] = e->lab[i] == VKFT_IGNORE_INDEX ? -1 : 0;
             e->targets += e->lab[i] != VKFT_IGNORE_INDEX;
             e->wsum += e->w[i];
@@ -318,6 +323,66 @@ static void test_eval(bool packing)
     vkft_dataset_free(d);
 }
 
+/* first_target: rows are not shifted, so a row's first token is a target too (with its own
+ * weight), plain and packed, in training and eval order; the counts include it. */
+static void test_first_target(void)
+{
+    static const char text[] =
+        "{\"input_ids\": [10, 11, 12], \"labels\": [10, 11, 12]}\n"
+        "{\"input_ids\": [20, 21, 22, 23, 24, 25], \"labels\": [-100, 21, 22, 23, 24, 25]}\n";
+    const char *path = dt_write("first.jsonl", text);
+    const int64_t T = 4;
+    first_target = true;
+    vkft_dataset *d = open_tokens(path, T, false, false, 0, -1);
+    vkft_dataset *pk = open_tokens(path, T, true, false, 0, -1);
+    first_target = false;
+    vkft_dataset *sh = open_tokens(path, T, false, false, 0, -1);
+    if (!d || !pk || !sh) return;
+    dt_batch b;
+    dt_batch_alloc(&b, 2, T, true);
+    vkft_err err;
+    CHECK_ST(vkft_dataset_next_batch(d, 2, &b.b, &err), err);
+    const int32_t lab[8] = {10, 11, 12, -100, -100, 21, 22, 23};
+    const int32_t tt[8] = {0, 0, 0, -1, -1, 0, 0, 0};
+    const float w[8] = {1, 1, 1, 0, 0, 1, 1, 1};
+    CHECK(memcmp(b.b.labels, lab, sizeof lab) == 0 && memcmp(b.b.weights, w, sizeof w) == 0);
+    CHECK(memcmp(b.b.token_task, tt, sizeof tt) == 0);
+    CHECK(b.b.target_tokens == 6 && b.b.weight_sum == 6.0 && b.b.real_tokens == 7);
+    /* the shifted rows of the same data have one target fewer per row (and can differ) */
+    CHECK_ST(vkft_dataset_next_batch(sh, 2, &b.b, &err), err);
+    CHECK(b.b.target_tokens == 5 && b.b.labels[0] == 11);
+    /* packed: rows cut anywhere, each row's first token a target when it has a label */
+    int64_t order[16];
+    for (int i = 0; i < 16; i++) order[i] = i % 2;
+    int64_t at = 0, off = 0;
+    first_target = true;
+    for (int step = 0; step < 4; step++) {
+        CHECK_ST(vkft_dataset_next_batch(pk, 2, &b.b, &err), err);
+        oracle(pk, order, &at, &off, 2, T, true, 0, false, 16, &exp_buf);
+        CHECK(same(&exp_buf, &b.b, 2, T, true));
+    }
+    vkft_dataset_rewind(pk);
+    CHECK_ST(vkft_dataset_next_batch(pk, 2, &b.b, &err), err);
+    const int32_t plab[8] = {10, 11, 12, -100, 21, 22, 23, 24};
+    CHECK(memcmp(b.b.labels, plab, sizeof plab) == 0 && b.b.target_tokens == 7);
+    /* eval order too */
+    bool done = false;
+    at = 0, off = 0;
+    const int64_t eorder[2] = {0, 1};
+    CHECK_ST(vkft_dataset_eval_next(d, 2, &b.b, &done, &err), err);
+    oracle(d, eorder, &at, &off, 2, T, false, 0, true, 2, &exp_buf);
+    CHECK(!done && same(&exp_buf, &b.b, 2, T, true));
+    first_target = false;
+    /* and the oracle comparison can fail: the shifted expectation does not match */
+    at = 0, off = 0;
+    oracle(d, eorder, &at, &off, 2, T, false, 0, true, 2, &exp_buf);
+    CHECK(!same(&exp_buf, &b.b, 2, T, true));
+    dt_batch_free(&b);
+    vkft_dataset_free(d);
+    vkft_dataset_free(pk);
+    vkft_dataset_free(sh);
+}
+
 static void test_bad_calls(void)
 {
     const int lens[] = {3};
@@ -348,6 +413,7 @@ int main(void)
     test_shuffle();
     test_eval(false);
     test_eval(true);
+    test_first_target();
     test_bad_calls();
     dt_cleanup();
     if (test_failures) fprintf(stderr, "%d check(s) failed\n", test_failures);
