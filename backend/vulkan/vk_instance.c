@@ -1,10 +1,47 @@
 /* Instance creation, validation messages and device probing (see vk_instance.h). */
+#if defined(__SANITIZE_ADDRESS__)
+#define _GNU_SOURCE  /* dl_iterate_phdr, RTLD_NODELETE (sanitized builds only; see below) */
+#define VKFT_KEEP_DRIVERS_MAPPED 1
+#include <dlfcn.h>
+#include <link.h>
+#endif
 #include "vulkan/vk_instance.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef VKFT_KEEP_DRIVERS_MAPPED
+/*
+ * AddressSanitizer builds: every shared object loaded when an instance has just been created
+ * (the Vulkan driver, its LLVM, the layers) is marked never to be unloaded. The loader unloads
+ * the driver before LeakSanitizer reports at exit; the driver's own leftover blocks then have
+ * stacks without module names, which tests/lsan.supp cannot match. Names are collected first:
+ * dlopen inside dl_iterate_phdr's callback would run under the loader's lock.
+ */
+enum { KEEP_MAX = 512 };
+typedef struct { char *names[KEEP_MAX]; int n; } keep_list;
+
+static int collect_object(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    keep_list *k = data;
+    if (info->dlpi_name && info->dlpi_name[0] && k->n < KEEP_MAX &&
+        (k->names[k->n] = strdup(info->dlpi_name)))
+        k->n++;
+    return 0;
+}
+
+static void keep_drivers_mapped(void) {
+    keep_list k = {.n = 0};
+    dl_iterate_phdr(collect_object, &k);
+    for (int i = 0; i < k.n; i++) {
+        /* a reference that is never dropped, on purpose; NULL (not loaded any more) is fine */
+        (void)dlopen(k.names[i], RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        free(k.names[i]);
+    }
+}
+#endif
 
 /*
  * volk's function pointers are process-wide, so they are loaded once and then only read: the
@@ -140,6 +177,9 @@ vkft_status vkft_vk_instance_create(vkft_context *ctx, vkft_vk_instance **out) {
                  vkft_vk_result_str(r));
         return vkft_fail(&ctx->err, VKFT_ERR_DEVICE, "%s", ctx->vulkan_notice);
     }
+#ifdef VKFT_KEEP_DRIVERS_MAPPED
+    keep_drivers_mapped();
+#endif
     volk_load_instance_once(vk->instance);
     if (validation) {
         vk->create_messenger = (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
