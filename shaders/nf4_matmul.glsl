@@ -18,6 +18,11 @@
 //   - edges: rows and columns past the chunk are clamped on load and skipped on store; reduction
 //     steps past the end multiply a clamped weight by A = 0. The order over t is fixed:
 //     deterministic.
+//   - CD (bitsandbytes' compute_dtype, 1 bf16, 2 f16; 0 f32): A and the dequantised weights are
+//     rounded to it as loaded, products and sums stay f32, and alpha sum is rounded once before
+//     it is stored (C0 is added after). When the reduction is split (TRANS, W rows in chunks),
+//     no partial sum is rounded: p.partial 1 stores the chunk's sums unrounded into Y (a
+//     scratch), 2 adds binding 7's sums before the rounding (the last chunk).
 #extension GL_GOOGLE_include_directive : require
 #include "nf4.glsl"
 
@@ -26,6 +31,7 @@ layout(constant_id = 0) const int ROWS = 16;
 layout(constant_id = 1) const int WG = 16;
 layout(constant_id = 2) const bool TRANS = false;
 layout(constant_id = 3) const bool FAST = true;
+layout(constant_id = 4) const int CD = 0;
 layout(set = 0, binding = 0) readonly buffer A { float a[]; };
 layout(set = 0, binding = 1) readonly buffer Codes { uint codes[]; };
 layout(set = 0, binding = 2) readonly buffer AbsmaxQ { uint absmax_q[]; };
@@ -33,6 +39,7 @@ layout(set = 0, binding = 3) readonly buffer Absmax2 { float absmax2[]; };
 layout(set = 0, binding = 4) readonly buffer Offset { float offset[]; };
 layout(set = 0, binding = 5) readonly buffer Table { uint table[]; };   // the dynamic map
 layout(set = 0, binding = 6) buffer Y { float y[]; };
+layout(set = 0, binding = 7) readonly buffer Part { float part[]; };  // p.partial 2: y's layout
 layout(push_constant) uniform P {
     uint m, cols, red;      // this chunk: rows of A, output columns, reduction length
     uint k;                 // W's row length
@@ -42,7 +49,37 @@ layout(push_constant) uniform P {
     uint codes_base, absq_base, abs2_base;  // first word / byte / float of those bindings
     uint accumulate;        // 1: y += alpha ...; 0: y = alpha ...
     float alpha;
+    uint partial;           // CD != 0: 0 whole sums, 1 store a partial sum, 2 add part[] first
 } p;
+
+// x to the nearest bf16, ties to even; NaN kept (backend/cpu/nf4.c's round_bf16, bit for bit).
+float round_bf16(float x) {
+    uint u = floatBitsToUint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x;
+    return uintBitsToFloat((u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u);
+}
+
+// x to the nearest f16 value, ties to even, overflow to inf, subnormals as integer multiples
+// of 2^-24 (no f32 subnormal is made: a device may flush them). As round_f16 in cpu/nf4.c.
+float round_f16(float x) {
+    uint u = floatBitsToUint(x), a = u & 0x7fffffffu, sign = u & 0x80000000u;
+    if (a > 0x7f800000u) return x;
+    if (a >= 0x477ff000u) {
+        a = 0x7f800000u;
+    } else if (a >= 0x38800000u) {
+        a = (a + 0xfffu + ((a >> 13) & 1u)) & 0xffffe000u;
+    } else if (a < 0x33000000u) {
+        a = 0u;
+    } else {
+        uint e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, sh = 126u - e;
+        uint q = (m + (1u << (sh - 1u)) - 1u + ((m >> sh) & 1u)) >> sh;
+        a = floatBitsToUint(float(q) * 5.9604644775390625e-8);  // 2^-24: exact
+    }
+    return uintBitsToFloat(sign | a);
+}
+
+float rnd(float x) { return CD == 1 ? round_bf16(x) : CD == 2 ? round_f16(x) : x; }
+vec4 rnd4(vec4 v) { return CD == 0 ? v : vec4(rnd(v.x), rnd(v.y), rnd(v.z), rnd(v.w)); }
 
 float off;  // offset[0], loaded once
 
@@ -66,7 +103,7 @@ float w_at(uint e) {
 #if USE_SHUFFLE
 #define A_VAL(r, tt) subgroupShuffle(av[r], uint(tt))
 #else
-#define A_VAL(r, tt) (t0 + (tt) < red ? a[arow[r] + t0 + (tt)] : 0.0)
+#define A_VAL(r, tt) (t0 + (tt) < red ? rnd(a[arow[r] + t0 + (tt)]) : 0.0)
 #endif
 
 void main() {
@@ -89,7 +126,8 @@ void main() {
     vec4 am = vec4(0.0);  // TRANS false and FAST: the 4 columns' current absmax
     for (int t0 = 0; t0 < red; t0 += 8) {
 #if USE_SHUFFLE
-        for (int r = 0; r < ROWS; r++) av[r] = t0 + lane < red ? a[arow[r] + t0 + lane] : 0.0;
+        for (int r = 0; r < ROWS; r++)
+            av[r] = t0 + lane < red ? rnd(a[arow[r] + t0 + lane]) : 0.0;
 #endif
         if (!TRANS && FAST) {
             uint wd[4];
@@ -103,7 +141,7 @@ void main() {
                 uint sh = uint(tt >> 1) * 8u + ((tt & 1) == 0 ? 4u : 0u);
                 vec4 wv = vec4(nf4_code((wd[0] >> sh) & 15u), nf4_code((wd[1] >> sh) & 15u),
                                nf4_code((wd[2] >> sh) & 15u), nf4_code((wd[3] >> sh) & 15u));
-                wv *= am;
+                wv = rnd4(wv * am);
                 for (int r = 0; r < ROWS; r++) acc[r] += A_VAL(r, tt) * wv;
             }
         } else {
@@ -122,6 +160,7 @@ void main() {
                     for (int j = 0; j < 4; j++)
                         wv[j] = w_at((p.w_row0 + t) * k + uint(min(col4 + j, cols - 1)));
                 }
+                wv = rnd4(wv);
                 for (int r = 0; r < ROWS; r++) acc[r] += A_VAL(r, tt) * wv;
             }
         }
@@ -133,6 +172,8 @@ void main() {
         for (int j = 0; j < 4; j++) {
             if (col4 + j >= cols) break;
             float v = p.alpha * acc[r][j];
+            if (CD != 0 && p.partial == 2u) v += part[base + uint(j)];
+            if (CD != 0 && p.partial != 1u) v = rnd(v);
             y[base + uint(j)] = p.accumulate != 0u ? y[base + uint(j)] + v : v;
         }
     }

@@ -21,6 +21,11 @@ them (docs/methods.md):
           weights are quantised transposed, [out, in], as transformers stores them in
           Linear4bit) and dequantised; LoRA on top (W_nf4 + s B A). Also written: the LoRA
           trajectory on the unquantised weights ("lora_steps"), for the QLoRA-vs-LoRA check.
+          With compute_dtype bf16 / f16 (case llama_qlora_bf16) every quantised linear is
+          bitsandbytes' Linear4bit in that dtype: base = rnd(rnd(x) rnd(W_nf4)^T), its input
+          gradient rnd(rnd(dy) rnd(W_nf4)) (MatMul4Bit's backward), rnd = to the dtype and
+          back (products and sums in float64 here, f32 in vkft), then + s (x A^T) B^T in
+          float64 (PEFT: the base result back in the input's dtype, then the LoRA branch).
   IA3     ia3_l vectors, init 1: a target's output is scaled (y = (x W^T + b) * l, l [out, 1]);
           a feed-forward target's input (y = (x * l) W^T + b, l [1, in]). Applied here as the
           equivalent weights (the same forward and gradients).
@@ -136,6 +141,49 @@ def train(cfg, w_base, rows, job, params, effective):
 
 # ---- methods: (params, effective weights, PEFT count, saved tensors, adapter config) ----
 
+def rnd(t, cd):
+    """t rounded to the compute dtype (round to nearest even), back in float64. Through float32
+    first: vkft's activations are f32, and torch converts a double to bfloat16 through float."""
+    return t.to(torch.float32).to(cd).to(torch.float64)
+
+
+class NF4MatMul(torch.autograd.Function):
+    """bitsandbytes' MatMul4Bit with compute dtype cd: the output and the input gradient
+    rounded once, operands rounded; no gradient to the frozen weight."""
+
+    @staticmethod
+    def forward(ctx, x, w, cd):
+        ctx.save_for_backward(w)
+        ctx.cd = cd
+        return rnd(rnd(x, cd) @ rnd(w, cd).T, cd)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (w,) = ctx.saved_tensors
+        return rnd(rnd(dy, ctx.cd) @ rnd(w, ctx.cd), ctx.cd), None, None
+
+
+class Linear4bit:
+    """A quantised Linear's weight in the forwards' dict: `a @ W.T` (gen_model_fixtures' lin)
+    runs NF4MatMul, then the LoRA branch when the site has one."""
+
+    def __init__(self, w, lora, s, cd):
+        self.w, self.lora, self.s, self.cd = w, lora, s, cd
+
+    @property
+    def T(self):
+        return self
+
+    def __rmatmul__(self, a):
+        y = NF4MatMul.apply(a, self.w, self.cd)
+        if self.lora is not None:
+            y = y + self.s * (a @ self.lora[0].T) @ self.lora[1].T
+        return y
+
+
+CD = {"bf16": torch.bfloat16, "f16": torch.float16}
+
+
 def lora_setup(cfg, m, gen, out):
     gpt2 = cfg["model_type"] == "gpt2"
     sites = tr.lora_sites(cfg, m["targets"])
@@ -162,8 +210,16 @@ def lora_setup(cfg, m, gen, out):
     def make():
         return [t.double().clone().requires_grad_() for t in init]
 
+    cd = CD.get(m.get("compute_dtype", "f32"))
+
     def effective(w, params):
         weff = dict(w)
+        if cd is not None:      # every quantised site: Linear4bit (Llama: no Conv1D, no bias)
+            lora = {path: (params[2 * k], params[2 * k + 1]) for k, (path, _) in enumerate(ab)}
+            for path, _, _, conv in tr.lora_sites(cfg, "all-linear"):
+                assert not conv
+                weff[path + ".weight"] = Linear4bit(w[path + ".weight"], lora.get(path), s, cd)
+            return weff
         for k, (path, conv) in enumerate(ab):
             delta = s * params[2 * k + 1] @ params[2 * k]         # [out, in]
             weff[path + ".weight"] = w[path + ".weight"] + (delta.T if conv else delta)
@@ -241,16 +297,18 @@ def run_case(name, cfg, job, seed):
         make, effective, count, shapes, config = lora_setup(cfg, m, gen, out)
         wq = {k: v.double() for k, v in quantised_weights(cfg, w32).items()}
         steps = train(cfg, wq, rows, job, make(), effective)
-        extra["lora_steps"] = train(cfg, w64, rows, job, make(), effective)
-        gap = max(abs(a["loss"] - b["loss"]) / b["loss"]
-                  for a, b in zip(steps, extra["lora_steps"]))
-        extra["qlora_lora_gap"] = gap
-        extra["nf4_bytes"] = sum(i * o // 2 + (i * o + 63) // 64 +
-                                 4 * (((i * o + 63) // 64 + 255) // 256) + 4
-                                 for _, i, o, _ in tr.lora_sites(cfg, "all-linear"))
-        if cfg["model_type"] != "gpt2":
-            write_bnb_model(out, cfg, w32)
-        extra["dense_bytes"] = sum(4 * i * o for _, i, o, _ in tr.lora_sites(cfg, "all-linear"))
+        if m.get("compute_dtype", "f32") == "f32":     # the extras (not the bf16 case's)
+            extra["lora_steps"] = train(cfg, w64, rows, job, make(), effective)
+            gap = max(abs(a["loss"] - b["loss"]) / b["loss"]
+                      for a, b in zip(steps, extra["lora_steps"]))
+            extra["qlora_lora_gap"] = gap
+            extra["nf4_bytes"] = sum(i * o // 2 + (i * o + 63) // 64 +
+                                     4 * (((i * o + 63) // 64 + 255) // 256) + 4
+                                     for _, i, o, _ in tr.lora_sites(cfg, "all-linear"))
+            if cfg["model_type"] != "gpt2":
+                write_bnb_model(out, cfg, w32)
+            extra["dense_bytes"] = sum(4 * i * o
+                                       for _, i, o, _ in tr.lora_sites(cfg, "all-linear"))
     elif m["kind"] == "ia3":
         make, effective, count, shapes, config = ia3_setup(cfg, m)
         steps = train(cfg, w64, rows, job, make(), effective)
@@ -283,7 +341,7 @@ def job_yaml(job):
         lines += [f"  r: {m['r']}", f"  alpha: {m['alpha']}", "  dropout: 0.0",
                   "  targets: " + (m["targets"] if isinstance(m["targets"], str)
                                    else flow(m["targets"])),
-                  "  compute_dtype: f32", "  init: init_adapter"]
+                  "  compute_dtype: " + m.get("compute_dtype", "f32"), "  init: init_adapter"]
     elif m["kind"] == "ia3":
         lines += ["  targets: " + flow(m["targets"]),
                   "  feedforward: " + flow(m["feedforward"])]
@@ -316,6 +374,11 @@ def main():
                          "targets": ["q_proj", "v_proj", "down_proj"]},
               "train": tr.train(grad_accum=2, schedule="cosine", warmup=1, clip=1.0,
                                 weight_decay=0.01, steps=5)}, seed=21)
+    run_case("llama_qlora_bf16", llama,
+             {"method": {"kind": "qlora", "r": 4, "alpha": 8, "compute_dtype": "bf16",
+                         "targets": ["q_proj", "v_proj", "down_proj"]},
+              "train": tr.train(grad_accum=2, schedule="cosine", warmup=1, clip=1.0,
+                                weight_decay=0.01, steps=5)}, seed=27)
     run_case("gpt2_qlora", gpt2,
              {"method": {"kind": "qlora", "r": 2, "alpha": 4, "targets": "all-linear"},
               "train": tr.train(grad_accum=2, batch=1, steps=4)}, seed=22)

@@ -306,6 +306,8 @@ VKFT_GRAD_RULE(matmul_nf4) {
     const vkft_matmul_nf4_params *p = (const void *)n->params;
     if (need[5]) din[5] = dout[0];
     if (!need[0]) return VKFT_OK;
+    /* dA = alpha dy W (trans flipped), in the same compute dtype: bitsandbytes' MatMul4Bit
+     * backward rounds dy and W to it and the result once, as the forward (q copies compute) */
     vkft_matmul_nf4_params q = *p;
     q.trans = !p->trans;
     vkft_value in[6] = {dout[0], V(1), V(2), V(3), V(4), VKFT_NONE};

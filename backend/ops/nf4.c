@@ -85,6 +85,9 @@ static vkft_status matmul_nf4_infer(const void *params, const vkft_desc *const *
     if (p->n <= 0 || p->k <= 0 || p->n > INT32_MAX || p->k > INT32_MAX)
         return vkft_fail(err, VKFT_ERR_SHAPE, "matmul_nf4: bad weight dims [%lld, %lld]",
                          (long long)p->n, (long long)p->k);
+    if (p->compute != VKFT_F32 && p->compute != VKFT_BF16 && p->compute != VKFT_F16)
+        return vkft_fail(err, VKFT_ERR_INVALID_ARG, "matmul_nf4: compute dtype %d is not f32, "
+                         "bf16 or f16", (int)p->compute);
     if ((st = check_packed("matmul_nf4", in + 1, p->n * p->k, err))) return st;
     const vkft_desc *a = in[0];
     int64_t red = p->trans ? p->n : p->k, cols = p->trans ? p->k : p->n;

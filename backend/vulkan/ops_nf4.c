@@ -14,7 +14,9 @@
  *   - absmax dequantisation: chunks of 16 blocks; NF4_DEQUANTIZE: chunks of 1024 elements.
  *   - MATMUL_NF4: chunks of rows of A (any size down to one row) times chunks of rows of W
  *     (codes rarely pass the limit: 1/8 of f32). With TRANS, W's rows are the reduction: those
- *     chunks accumulate into y in ascending order, so results stay deterministic.
+ *     chunks accumulate into y in ascending order, so results stay deterministic. With a bf16 /
+ *     f16 compute dtype the sum is rounded once, whole: all chunks but the last accumulate
+ *     into a scratch f32 copy of y's shape, and the last adds it before rounding.
  */
 #include "ops/nf4_codebook.h"
 #include "vulkan/vk_ops.h"
@@ -156,6 +158,7 @@ typedef struct {
     uint32_t m, cols, red, k, lda, a_off, ldy, y_off, w_row0, codes_base, absq_base, abs2_base,
         accumulate;
     float alpha;
+    uint32_t partial;  /* see nf4_matmul.glsl */
 } mm_push;
 
 VKFT_VK_OP(matmul_nf4) {
@@ -189,10 +192,13 @@ VKFT_VK_OP(matmul_nf4) {
                    rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
     uint32_t wg = shuffle ? sg : 8;
     while (wg < NF4_WG && (uint64_t)wg * 4 < cols) wg *= 2;
-    uint32_t spec[4] = {NF4_ROWS, wg, p->trans, k % 8 == 0};
-    vkft_tensor *table;
+    uint32_t cd = p->compute == VKFT_BF16 ? 1 : p->compute == VKFT_F16 ? 2 : 0;
+    uint32_t spec[5] = {NF4_ROWS, wg, p->trans, k % 8 == 0, cd};
+    vkft_tensor *table, *part = NULL;
     vkft_status st = dyn_table(rec, &table, err);
-    bool acc0 = c0 != NULL;
+    bool acc0 = c0 != NULL, split_red = cd && p->trans && wc < n;
+    if (!st && split_red)  /* the partial sums of a split reduction, unrounded */
+        st = vkft_vk_scratch(rec, VKFT_F32, ty->desc.ndim, ty->desc.shape, &part, err);
     if (!st && c0 && c0 != ty) st = vkft_vk_copy_buffer(rec, c0, 0, ty, 0, ty->bytes, err);
     for (uint64_t m0 = 0; m0 < m && !st; m0 += mc) {
         uint64_t mm = min64(mc, m - m0);
@@ -201,25 +207,31 @@ VKFT_VK_OP(matmul_nf4) {
             uint64_t b0 = e0 / 64, b1 = (e1 + 63) / 64;
             uint64_t r0 = p->trans ? w0 : 0, rn = p->trans ? wn : red;  /* reduction chunk */
             uint64_t q0 = p->trans ? 0 : w0, qn = p->trans ? cols : wn; /* column chunk */
+            bool last = w0 + wn == n;
             mm_push pc = {.m = (uint32_t)mm, .cols = (uint32_t)qn, .red = (uint32_t)rn,
                           .k = (uint32_t)k, .lda = (uint32_t)red, .ldy = (uint32_t)cols,
                           .w_row0 = (uint32_t)w0, .accumulate = acc0 || (p->trans && w0 > 0),
-                          .alpha = p->alpha};
+                          .alpha = p->alpha, .partial = split_red ? (last ? 2 : 1) : 0};
+            if (split_red) pc.accumulate = last ? acc0 : w0 > 0;
             uint32_t a_base, y_base;
             uint64_t as = m0 * red + r0, ys = m0 * cols + q0;
-            vkft_vk_arg args[7] = {
+            const vkft_tensor *yt = split_red && !last ? part : ty;
+            vkft_vk_arg args[8] = {
                 sub(ta, as * 4, ((mm - 1) * red + rn) * 4, 4, &a_base),
                 sub(codes, e0 / 2, (e1 + 1) / 2 - e0 / 2, 4, &pc.codes_base),
                 sub(absq, b0, b1 - b0, 1, &pc.absq_base),
                 sub(abs2, b0 / 256 * 4, ((b1 - 1) / 256 - b0 / 256 + 1) * 4, 4, &pc.abs2_base),
                 {.t = call->in[4]}, {.t = table},
-                sub(ty, ys * 4, ((mm - 1) * cols + qn) * 4, 4, &y_base)};
+                sub(yt, ys * 4, ((mm - 1) * cols + qn) * 4, 4, &y_base),
+                /* read only with partial 2; otherwise any buffer (the map: never read) */
+                split_red ? sub(part, ys * 4, ((mm - 1) * cols + qn) * 4, 4, NULL)
+                          : (vkft_vk_arg){.t = table}};
             pc.a_off = (uint32_t)(as - a_base);
             pc.y_off = (uint32_t)(ys - y_base);
             uint32_t gx = (uint32_t)(((qn + 3) / 4 + wg - 1) / wg);
             uint32_t gy = (uint32_t)((mm + NF4_ROWS - 1) / NF4_ROWS);
-            st = vkft_vk_dispatch(rec, shuffle ? "nf4_matmul" : "nf4_matmul_plain", spec, 4,
-                                  args, 7, &pc, sizeof pc, gx, gy, 1, err);
+            st = vkft_vk_dispatch(rec, shuffle ? "nf4_matmul" : "nf4_matmul_plain", spec, 5,
+                                  args, 8, &pc, sizeof pc, gx, gy, 1, err);
         }
     }
     return st;

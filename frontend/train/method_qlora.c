@@ -20,7 +20,12 @@
  * nested_absmax / nested_quant_map / quant_state.bitsandbytes__nf4) is uploaded as it is after
  * its quant state is checked (nf4, blocksize 64, nested blocksize 256, the standard code maps).
  *
- * The matmul computes in f32 on every device: compute_dtype f16/bf16 is refused.
+ * compute_dtype (bitsandbytes' bnb_4bit_compute_dtype) is the MATMUL_NF4's compute dtype: with
+ * bf16 / f16 the input and the dequantised weight are rounded to it, the products summed in f32
+ * and the result rounded once (vkft/ops.h), forward and backward (dx), as a bitsandbytes
+ * Linear4bit computes; an exact emulation on every device, not a faster path. The LoRA branch
+ * stays f32 and is added after that rounding (PEFT: base result back to the input's dtype,
+ * then lora).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +50,7 @@ static vkft_status qlora_leaf(vkft_graph *g, const char *path, const char *suffi
 static vkft_status qlora_replace(void *user, vkft_graph *g, const vkft_model_site *site,
                                  vkft_value x, vkft_value *y, vkft_err *err)
 {
-    (void)user;
+    const vkft_method *m = user;
     if (site->layer < 0) return VKFT_OK;
     int64_t n = site->in * site->out;
     if (n % 2)
@@ -58,7 +63,11 @@ static vkft_status qlora_replace(void *user, vkft_graph *g, const vkft_model_sit
                              vkft_nf4_nested_blocks(n), &v[2], err);
     if (!rc) rc = qlora_leaf(g, site->path, ".nested_offset", VKFT_F32, 1, &v[3], err);
     if (rc) return rc;
-    vkft_matmul_nf4_params p = {.n = site->out, .k = site->in, .trans = false, .alpha = 1.0f};
+    vkft_job_dtype cd = m->spec.compute_dtype;
+    vkft_matmul_nf4_params p = {.n = site->out, .k = site->in, .trans = false, .alpha = 1.0f,
+                                .compute = cd == VKFT_JOB_DTYPE_BF16  ? VKFT_BF16
+                                           : cd == VKFT_JOB_DTYPE_F16 ? VKFT_F16
+                                                                      : VKFT_F32};
     *y = vkft_graph_op1(g, VKFT_OP_MATMUL_NF4, &p,
                         (vkft_value[]){x, v[0], v[1], v[2], v[3], VKFT_NONE}, 6);
     if (*y == VKFT_NONE)
@@ -69,12 +78,6 @@ static vkft_status qlora_replace(void *user, vkft_graph *g, const vkft_model_sit
 
 static vkft_status qlora_create(vkft_method *m, vkft_err *err)
 {
-    if (m->spec.compute_dtype != VKFT_JOB_DTYPE_F32)
-        return vkft_err_set(err, VKFT_ERR_UNSUPPORTED,
-                            "method.compute_dtype %s: QLoRA's NF4 matmul computes in f32 on "
-                            "every device (there is no f16/bf16 path yet); set "
-                            "compute_dtype: f32",
-                            m->spec.compute_dtype == VKFT_JOB_DTYPE_F16 ? "f16" : "bf16");
     vkft_status rc = vkft_method_lora_ops.create(m, err);
     if (rc) return rc;
     m->hooks.linear_replace = qlora_replace;

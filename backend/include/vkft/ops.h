@@ -138,7 +138,11 @@ typedef enum vkft_op {
     VKFT_OP_NF4_DEQUANTIZE,
     /* y = alpha * A W^T [+ C0] (or A W with trans) with W [n, k] in NF4, dequantised on the fly.
      * in: A f32 [..., k] ([..., n] with trans), codes, absmax_q, absmax2, offset, C0 (opt).
-     * out f32 [..., n] ([..., k] with trans). */
+     * out f32 [..., n] ([..., k] with trans).
+     * params.compute VKFT_BF16 / VKFT_F16 (bitsandbytes' compute_dtype, emulated exactly on
+     * every device): y = rnd(alpha sum_t rnd(A) rnd(W)) [+ C0] with rnd = round to the nearest
+     * bf16 / f16 value, ties to even (f16: overflow to inf, subnormals kept), as torch's .to();
+     * the products and the sum in f32, C0 added after the rounding. */
     VKFT_OP_MATMUL_NF4,
     /*
      * The AdamW hyper vector of a step with global-norm clipping (PyTorch's clip_grad_norm_):
@@ -207,6 +211,7 @@ typedef struct vkft_matmul_nf4_params {
     int64_t n, k;           /* W is [n, k] */
     bool trans;             /* false: y = A W^T; true: y = A W */
     float alpha;
+    vkft_dtype compute;     /* VKFT_F32 (0: zero-init), VKFT_BF16 or VKFT_F16 */
 } vkft_matmul_nf4_params;
 
 /* The op's name ("matmul", "rmsnorm_backward", ...). */

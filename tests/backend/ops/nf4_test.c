@@ -3,8 +3,9 @@
  * quantisation against a fixture made by tools/gen_nf4_fixture.py (bitsandbytes' algorithm in
  * torch), round-trip properties, Vulkan vs CPU (bit-identical for quantise and dequantise),
  * MATMUL_NF4 vs MATMUL on the dequantised weight (both trans settings, C0, k % 64 != 0,
- * k % 8 != 0, odd n, batched A, both shader variants), its gradient vs finite differences, and
- * bad shapes. Tolerances are stated where used.
+ * k % 8 != 0, odd n, batched A, both shader variants), its gradient vs finite differences,
+ * the bf16 / f16 compute dtypes against a double reference with its own rounding, and bad
+ * shapes. Tolerances are stated where used.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -338,6 +339,201 @@ static void test_matmuls(test_env *env) {
     }
 }
 
+/*
+ * compute dtype bf16 / f16. The reference: rounding written independently of the kernels (in
+ * double: the value's quantum from its exponent, nearbyint ties to even, f16's subnormal
+ * quantum 2^-24 and overflow past 65504 to inf; bf16 keeps f32's range), the products and the
+ * sum in double.
+ */
+static double ref_round(double x, vkft_dtype cd) {
+    if (isnan(x) || isinf(x) || x == 0.0) return x;
+    int p = cd == VKFT_BF16 ? 8 : 11, emin = cd == VKFT_BF16 ? -126 : -14;
+    double maxf = cd == VKFT_BF16 ? ldexp(2.0 - ldexp(1.0, -7), 127) : 65504.0;
+    int e = ilogb(x) < emin ? emin : ilogb(x);
+    double quantum = ldexp(1.0, e - p + 1), r = nearbyint(x / quantum) * quantum;
+    return fabs(r) > maxf ? copysign(INFINITY, x) : r;
+}
+
+/* A cd quantum at |v| (one ulp of the compute dtype). */
+static double cd_ulp(double v, vkft_dtype cd) {
+    int p = cd == VKFT_BF16 ? 8 : 11, emin = cd == VKFT_BF16 ? -126 : -14;
+    int e = v == 0.0 || ilogb(v) < emin ? emin : ilogb(v);
+    return ldexp(1.0, e - p + 1);
+}
+
+static const char *cd_name(vkft_dtype cd) { return cd == VKFT_BF16 ? "bf16" : "f16"; }
+
+/* W = I [64, 64] in NF4 (one 1 per block: absmax 1 everywhere, offset 1, so it dequantises
+ * exactly): y = rnd(rnd(A) I) is the rounding of each element of A alone, checked bit for bit
+ * (NaN as NaN) on both devices, both trans settings: ties both ways, carries into the
+ * exponent, f16 overflow at 65520 and its subnormals, bf16 near FLT_MAX, inf, NaN. An inf or
+ * NaN in a row makes the row's other outputs NaN (inf * 0), as the reference's double sum. */
+static void test_cd_rounding(test_env *env, vkft_dtype cd) {
+    int64_t ws[2] = {64, 64}, as[2] = {8, 64};
+    test_io w = test_io_new(VKFT_F32, 2, ws), q[4];
+    for (int i = 0; i < 64; i++) ((float *)w.data)[i * 64 + i] = 1.0f;
+    packed_desc(64 * 64, q);
+    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_QUANTIZE, NULL, &w, 1, q, 4, NULL), env->cpu);
+    test_io in[6] = {test_io_new(VKFT_F32, 2, as), q[0], q[1], q[2], q[3]};
+    float *a = in[0].data;
+    test_fill_normal(&rng, a, 8 * 64, 3.0f);
+    const float edge[] = {
+        1.0f + 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-23f, 1.0f + 3 * 0x1p-8f,   /* bf16 ties / above */
+        1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 1.0f - 0x1p-24f, 2.0f - 0x1p-12f,  /* f16 */
+        -(1.0f + 0x1p-8f), -(1.0f + 3 * 0x1p-11f), 65504.0f, 65519.0f, -65519.99f,
+        0x1p-24f, 0x1.8p-24f, 0x1p-25f, 0x1.000002p-25f, 3 * 0x1p-26f, 0x1p-26f, 0x1.ffcp-15f,
+        0x1.ffep-15f, 0x1p-14f, 6.1e-5f, -3e-7f, 123.456f, 0.1f, -0.0f, 0x1.fffp-1f,
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) a[i] = edge[i];
+    a[64 + 5] = 65520.0f;                      /* row 1: f16 -> inf, bf16 finite */
+    a[128 + 7] = 0x1.fffffep127f;              /* row 2: bf16 -> inf */
+    a[192 + 9] = INFINITY;                     /* row 3 */
+    a[256 + 11] = NAN;                         /* row 4 */
+    a[320 + 13] = 1e6f;                        /* row 5: f16 -> inf */
+    int64_t ys[2] = {8, 64};
+    for (int tr = 0; tr < 2; tr++) {
+        vkft_matmul_nf4_params p = {.n = 64, .k = 64, .trans = tr, .alpha = 1.0f, .compute = cd};
+        int bad = 0;
+        for (int dev = 0; dev < 2; dev++) {
+            vkft_device *d = dev ? env->vk : env->cpu;
+            if (!d) continue;
+            test_io got = {.dtype = VKFT_F32, .ndim = 2, .shape = {ys[0], ys[1]}};
+            CHECK_OK(test_run_op(d, VKFT_OP_MATMUL_NF4, &p, in, 6, &got, 1, NULL), d);
+            for (int i = 0; got.data && i < 8; i++)
+                for (int j = 0; j < 64; j++) {
+                    double s = 0.0;
+                    for (int t = 0; t < 64; t++) s += ref_round(a[i * 64 + t], cd) * (t == j);
+                    float want = (float)ref_round(s, cd), g = ((float *)got.data)[i * 64 + j];
+                    if (isnan(want) ? !isnan(g) : g != want) {
+                        if (bad++ < 5)
+                            fprintf(stderr, "%s rounding %s%s: A %a -> %a, want %a\n",
+                                    cd_name(cd), dev ? "vk" : "cpu", tr ? " trans" : "",
+                                    a[i * 64 + j], g, want);
+                    }
+                }
+            test_io_free(&got);
+        }
+        CHECK(bad == 0);
+    }
+    test_io_free(&in[0]);
+    free_all(q, 4);
+    test_io_free(&w);
+}
+
+/*
+ * Random MATMUL_NF4 with a compute dtype against the double reference want = rnd(alpha sum
+ * rnd(A) rnd(W)) [+ C0 in f32]. The products are exact in f32 (8- or 11-bit significands);
+ * the kernels' f32 sums (and alpha) are off by at most err = (red + 1) 2^-24 alpha sum |products|
+ * (the recursive-summation bound), so the rounding may flip by one cd ulp where the exact sum
+ * lies that close to a rounding boundary, or by err itself where the sum cancels. Every element
+ * must be within one cd ulp (at |exact| + err) + err (+ an f32 ulp for the C0 add) of the
+ * reference, and at most 1% of them may differ at all (measured: 0-5 of 1000-5000; rounding
+ * that is not to nearest, or inputs left unrounded, would fail most). Vulkan against the CPU:
+ * the same with 2 err.
+ */
+static void test_matmul_cd(test_env *env, int64_t rows, int64_t n, int64_t k, bool trans,
+                           bool c0, vkft_dtype cd) {
+    int64_t red = trans ? n : k, cols = trans ? k : n, ws[2] = {n, k};
+    test_io w = rand_weight(2, ws), q[4];
+    packed_desc(n * k, q);
+    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_QUANTIZE, NULL, &w, 1, q, 4, NULL), env->cpu);
+    test_io wd = {.dtype = VKFT_F32, .ndim = 2, .shape = {n, k}};
+    vkft_shape_params sp = {.ndim = 2, .shape = {n, k}};
+    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_DEQUANTIZE, &sp, q, 4, &wd, 1, NULL), env->cpu);
+    int64_t as[2] = {rows, red}, ys[2] = {rows, cols};
+    test_io in[6] = {test_io_new(VKFT_F32, 2, as), q[0], q[1], q[2], q[3]};
+    test_fill_normal(&rng, in[0].data, test_io_numel(&in[0]), 1.0f);
+    if (c0) {
+        in[5] = test_io_new(VKFT_F32, 2, ys);
+        test_fill_normal(&rng, in[5].data, test_io_numel(&in[5]), 1.0f);
+    }
+    size_t ny = (size_t)(rows * cols);
+    float *want = malloc(ny * sizeof(float));
+    double *exact = malloc(ny * sizeof(double)), *err = malloc(ny * sizeof(double));
+    const float *a = in[0].data, *wv = wd.data, *cz = in[5].data;
+    for (int64_t i = 0; wd.data && i < rows; i++)
+        for (int64_t c = 0; c < cols; c++) {
+            double s = 0.0, sa = 0.0;
+            for (int64_t t = 0; t < red; t++) {
+                double pr = ref_round(a[i * red + t], cd) *
+                            ref_round(wv[trans ? t * k + c : c * k + t], cd);
+                s += pr;
+                sa += fabs(pr);
+            }
+            exact[i * cols + c] = 0.75 * s;
+            err[i * cols + c] = (double)(red + 1) * 0x1p-24 * 0.75 * sa;
+            float r = (float)ref_round(0.75 * s, cd);
+            want[i * cols + c] = c0 ? cz[i * cols + c] + r : r;
+        }
+    vkft_matmul_nf4_params p = {.n = n, .k = k, .trans = trans, .alpha = 0.75f, .compute = cd};
+    float *res[2] = {NULL, NULL};
+    test_io got[2];
+    for (int dev = 0; dev < 2; dev++) {
+        got[dev] = (test_io){.dtype = VKFT_F32, .ndim = 2, .shape = {rows, cols}};
+        vkft_device *d = dev ? env->vk : env->cpu;
+        if (!d || !wd.data) continue;
+        CHECK_OK(test_run_op(d, VKFT_OP_MATMUL_NF4, &p, in, 6, &got[dev], 1, NULL), d);
+        res[dev] = got[dev].data;
+        if (!res[dev]) continue;
+        size_t diff = 0, far = 0;
+        for (size_t e = 0; e < ny; e++) {
+            if (res[dev][e] == want[e]) continue;
+            diff++;
+            double tol = cd_ulp(fabs(exact[e]) + err[e], cd) + err[e] + 0x1p-23 * fabs(want[e]);
+            if (!(fabs((double)res[dev][e] - want[e]) <= tol) && far++ < 3)
+                fprintf(stderr, "got %a want %a exact %a\n", res[dev][e], want[e], exact[e]);
+        }
+        printf("matmul_nf4 %s %s [%lld,%lld] W[%lld,%lld]%s%s: %zu of %zu differ by one ulp\n",
+               cd_name(cd), dev ? "vk" : "cpu", (long long)rows, (long long)red, (long long)n,
+               (long long)k, trans ? " trans" : "", c0 ? " +C0" : "", diff, ny);
+        CHECK(far == 0 && diff * 100 <= ny);
+    }
+    if (res[0] && res[1]) {  /* Vulkan vs CPU: the same rule */
+        size_t diff = 0, far = 0;
+        for (size_t e = 0; e < ny; e++) {
+            if (res[0][e] == res[1][e]) continue;
+            diff++;
+            double tol = cd_ulp(fabs(exact[e]) + err[e], cd) + 2 * err[e] +
+                         0x1p-23 * fabs(res[0][e]);
+            if (!(fabs((double)res[0][e] - res[1][e]) <= tol) && far++ < 3)
+                fprintf(stderr, "vk %a cpu %a want %a exact %a\n", res[1][e], res[0][e],
+                        want[e], exact[e]);
+        }
+        CHECK(far == 0 && diff * 100 <= ny);
+    }
+    test_io_free(&got[0]);
+    test_io_free(&got[1]);
+    free(want);
+    free(exact);
+    free(err);
+    test_io_free(&in[0]);
+    test_io_free(&in[5]);
+    test_io_free(&wd);
+    free_all(q, 4);
+    test_io_free(&w);
+}
+
+static void test_matmuls_cd(test_env *env) {
+    const vkft_dtype cds[2] = {VKFT_BF16, VKFT_F16};
+    for (int c = 0; c < 2; c++) {
+        test_cd_rounding(env, cds[c]);
+        for (int t = 0; t < 2; t++) {
+            test_matmul_cd(env, 33, 40, 72, t, true, cds[c]);   /* blocks straddle rows; C0 */
+            test_matmul_cd(env, 17, 10, 37, t, false, cds[c]);  /* k % 8 != 0: slow path */
+            test_matmul_cd(env, 16, 32, 64, t, false, cds[c]);  /* the h1 model's shapes */
+            test_matmul_cd(env, 16, 64, 32, t, false, cds[c]);
+            /* > 4 KiB codes: with trans the split path cuts the reduction (no rounded partials) */
+            test_matmul_cd(env, 40, 130, 96, t, t == 1, cds[c]);
+        }
+    }
+    if (env->vk) {  /* the shader variant without subgroup operations */
+        vkft_vk_matmul_force_plain(env->vk, true);
+        test_matmul_cd(env, 33, 40, 72, false, true, VKFT_BF16);
+        test_matmul_cd(env, 40, 130, 96, true, true, VKFT_F16);
+        vkft_vk_matmul_force_plain(env->vk, false);
+    }
+}
+
 static void test_bad_input(test_env *env) {
     vkft_device *dev = env->vk ? env->vk : env->cpu;
     vkft_tensor *w, *o[4];
@@ -355,6 +551,9 @@ static void test_bad_input(test_env *env) {
     vkft_matmul_nf4_params p = {.n = 8, .k = 16, .alpha = 1.0f};
     CHECK(vkft_op_run(dev, VKFT_OP_MATMUL_NF4, &p, in, 6, &y, 1) == VKFT_ERR_SHAPE);
     CHECK(strstr(vkft_device_error(dev), "codes"));
+    p.compute = VKFT_U8;  /* not a compute dtype */
+    CHECK(vkft_op_run(dev, VKFT_OP_MATMUL_NF4, &p, in, 6, &y, 1) == VKFT_ERR_INVALID_ARG);
+    CHECK(strstr(vkft_device_error(dev), "compute dtype"));
     vkft_tensor_destroy(a);
     vkft_tensor_destroy(y);
     vkft_tensor_destroy(w);
@@ -370,6 +569,7 @@ int main(void) {
     test_round_trip(&env);
     test_vk_exact(&env);
     test_matmuls(&env);
+    test_matmuls_cd(&env);
     test_bad_input(&env);
     return test_finish(&env);
 }

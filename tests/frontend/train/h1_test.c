@@ -9,14 +9,24 @@
  * LoRA run on the same unquantised model matches its own reference and stays
  * within 5% of the QLoRA loss (quantisation changes the loss, but a little); the planned
  * frozen weights shrink by exactly the dense-minus-NF4 bytes of the decoder's linear weights;
- * a pre-quantised bitsandbytes checkpoint trains bit for bit like the float one (same codes);
- * compute_dtype bf16 is refused. BitFit on a Llama without biases is refused. The checks are
- * shown to fail on another case's expectations.
+ * a pre-quantised bitsandbytes checkpoint trains bit for bit like the float one (same codes).
+ * llama_qlora_bf16: compute_dtype bf16 against a reference that rounds as bitsandbytes'
+ * Linear4bit does (tools/gen_h1_fixtures.py). BitFit on a Llama without biases is refused.
+ * The checks are shown to fail on another case's expectations, and the bf16 case's on the
+ * same job run with compute_dtype f32.
  *
  * Tolerance: as tests/frontend/train/train_test.c (f64 reference, f32 vkft): 1e-5 relative on
  * the loss, 1e-4 on the grad norm, 1e-6 on the lr. QLoRA's reference dequantises the same NF4
  * codes in f32 (the backend's NF4 matches bitsandbytes bit for bit), so the same tolerance
  * holds. The reload builds a separate forward-only graph with the same kernels: 1e-6.
+ * compute_dtype bf16: each rounding to bf16 of a value that lies within the f32-vs-f64
+ * difference of a rounding boundary flips by one bf16 ulp (2^-8 relative) between vkft and the
+ * reference. Steps 1 and 2 run on the initial weights (warmup: lr 0 at step 1) and keep the
+ * usual 1e-5 / 1e-4 (measured: within them on both devices; bf16 vs f32 compute differs by
+ * 4.8e-4 in the loss there, so these steps tell them apart). From step 3 AdamW's normalised
+ * update turns those tiny gradient differences into lr-sized steps of near-zero gradient
+ * entries and the trajectories drift (measured up to 2.4e-4 in the loss and 1.3e-3 in the grad
+ * norm on the CPU): 1e-3 and 1e-2 there.
  */
 #include <math.h>
 #include <stdio.h>
@@ -118,7 +128,7 @@ static bool close_rel(double got, double want, double tol)
 
 /* The run's steps against the reference's; prints the worst differences. */
 static bool compare_steps(const char *what, const vkft_json *steps, const run_log *log,
-                          bool quiet)
+                          bool quiet, bool bf16)
 {
     bool ok = steps && (int)steps->len == log->n;
     double worst_loss = 0, worst_norm = 0;
@@ -131,7 +141,9 @@ static bool compare_steps(const char *what, const vkft_json *steps, const run_lo
         const vkft_step_metrics *m = &log->m[i];
         worst_loss = fmax(worst_loss, fabs(m->loss - loss) / fabs(loss));
         worst_norm = fmax(worst_norm, fabs(m->grad_norm - norm) / fabs(norm));
-        if (!close_rel(m->loss, loss, 1e-5) || !close_rel(m->grad_norm, norm, 1e-4) ||
+        bool drift = bf16 && i >= 2;  /* see the tolerance note at the top */
+        if (!close_rel(m->loss, loss, drift ? 1e-3 : 1e-5) ||
+            !close_rel(m->grad_norm, norm, drift ? 1e-2 : 1e-4) ||
             !close_rel(m->lr, lr, 1e-6) || m->step != i + 1) {
             if (!quiet)
                 fprintf(stderr, "%s step %d: loss %.7g (want %.7g), grad_norm %.6g (want %.6g), "
@@ -326,7 +338,8 @@ static void check_case(test_env *env, const char *name, const char *device, run_
     if (!doc) return;
     const vkft_json *want = vkft_json_root(doc);
     CHECK(run_job(env, name, device, tag, NULL, 0, log, NULL));
-    CHECK(compare_steps(what, vkft_json_get(want, "steps"), log, false));
+    bool bf16 = strstr(name, "bf16") != NULL;
+    CHECK(compare_steps(what, vkft_json_get(want, "steps"), log, false, bf16));
     int64_t count = -1;
     CHECK(vkft_json_get_int(vkft_json_get(want, "params_trainable"), &count));
     if (log->info.params_trainable != count)
@@ -367,7 +380,7 @@ static void check_qlora_extras(test_env *env, const char *device, const run_log 
     snprintf(tag, sizeof tag, "lora-%s", device);
     snprintf(what, sizeof what, "llama_lora %s", device);
     CHECK(run_job(env, "llama_qlora", device, tag, lora_set, 1, &lora, NULL));
-    CHECK(compare_steps(what, vkft_json_get(want, "lora_steps"), &lora, false));
+    CHECK(compare_steps(what, vkft_json_get(want, "lora_steps"), &lora, false, false));
     double gap = 0;
     for (int i = 0; i < lora.n && i < qlora->n; i++)
         gap = fmax(gap, fabs(qlora->m[i].loss - lora.m[i].loss) / lora.m[i].loss);
@@ -432,10 +445,6 @@ static void check_refusals(test_env *env)
 {
     char msg[1024];
     run_log log = {0};
-    static const char *const bf16[] = {"method.compute_dtype=bf16"};
-    CHECK(!run_job(env, "llama_qlora", "cpu", "refuse-bf16", bf16, 1, &log, msg));
-    printf("refused: %s\n", msg);
-    CHECK(strstr(msg, "compute_dtype bf16") && strstr(msg, "f32"));
     static const char *const bitfit[] = {"method={kind: bitfit}"};
     CHECK(!run_job(env, "llama_ia3", "cpu", "refuse-bitfit", bitfit, 1, &log, msg));
     printf("refused: %s\n", msg);
@@ -466,6 +475,19 @@ static void check_refusals(test_env *env)
     CHECK(strstr(msg, q) && strstr(msg, "double quantisation"));
 }
 
+/* The bf16 case's expectations fail a run of its job that computes in f32. */
+static void check_bf16_fails_f32(test_env *env)
+{
+    vkft_json_doc *doc = expected_of("llama_qlora_bf16");
+    static const char *const f32[] = {"method.compute_dtype=f32"};
+    run_log log = {0};
+    CHECK(doc && run_job(env, "llama_qlora_bf16", "cpu", "bf16-as-f32", f32, 1, &log, NULL));
+    if (doc)
+        CHECK(!compare_steps("bf16 as f32", vkft_json_get(vkft_json_root(doc), "steps"), &log,
+                             true, true));
+    vkft_json_free(doc);
+}
+
 /* The checks themselves fail on another case's expectations. */
 static void check_checks_fail(const run_log *ia3_cpu)
 {
@@ -476,7 +498,8 @@ static void check_checks_fail(const run_log *ia3_cpu)
         snprintf(dir, sizeof dir, "%s/llama_ia3-cpu/adapter", tmp_root);
         CHECK(!check_adapter(dir, vkft_json_get(vkft_json_root(a), "adapter"), true));
         CHECK(!check_adapter(dir, vkft_json_get(vkft_json_root(b), "adapter"), true));
-        CHECK(!compare_steps("wrong", vkft_json_get(vkft_json_root(b), "steps"), ia3_cpu, true));
+        CHECK(!compare_steps("wrong", vkft_json_get(vkft_json_root(b), "steps"), ia3_cpu, true,
+                             false));
     }
     vkft_json_free(a);
     vkft_json_free(b);
@@ -488,7 +511,7 @@ int main(void)
     test_env_open(&env);
     snprintf(tmp_root, sizeof tmp_root, "/tmp/vkft-h1-test-%d", (int)getpid());
     static const char *const cases[] = {"llama_qlora", "gpt2_qlora", "llama_ia3", "gpt2_ia3",
-                                        "qwen2_bitfit", "gpt2_bitfit"};
+                                        "qwen2_bitfit", "gpt2_bitfit", "llama_qlora_bf16"};
     const char *devices[2] = {"cpu", env.vk ? "vulkan" : NULL};
     run_log ia3_cpu = {0};
     for (int d = 0; d < 2 && devices[d]; d++) {
@@ -501,6 +524,7 @@ int main(void)
     }
     check_refusals(&env);
     check_checks_fail(&ia3_cpu);
+    check_bf16_fails_f32(&env);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_root);
     CHECK(system(cmd) == 0);
