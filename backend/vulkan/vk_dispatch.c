@@ -170,6 +170,7 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
 
     VkDescriptorBufferInfo bufs[VKFT_VK_MAX_BINDINGS];
     VkWriteDescriptorSet writes[VKFT_VK_MAX_BINDINGS];
+    int view_at[VKFT_VK_MAX_BINDINGS] = {0};  /* texel bindings: index in rec->views */
     for (int i = 0; i < n_args; i++) {
         const vkft_vk_arg *a = &args[i];
         if (!a->t)
@@ -219,9 +220,12 @@ vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t 
                                          .range = range / texel * texel};
             VKFT_VK_TRY(err, vkCreateBufferView(vk->device, &vi, NULL, &rec->views[rec->n_views]));
             writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-            writes[i].pTexelBufferView = &rec->views[rec->n_views++];
+            view_at[i] = rec->n_views++;
         }
     }
+    /* pointed to only now: a later binding's realloc of rec->views would leave them dangling */
+    for (int i = 0; i < n_args; i++)
+        if (texel_mask >> i & 1) writes[i].pTexelBufferView = &rec->views[view_at[i]];
     vkUpdateDescriptorSets(vk->device, (uint32_t)n_args, writes, 0, NULL);
     VkQueryPool qpool = VK_NULL_HANDLE;
     uint32_t q = 0;

@@ -6,6 +6,11 @@
  * rows that see no key (o = 0, lse = +INF, zero gradients, no NaN) and bad shapes.
  * Shapes keep one batch element's q/k/v under 4 KiB, so the split run (buffer range 4096) can
  * run them; "d128" and "decode" (prefix gradients added chunk by chunk) then take two chunks.
+ * Kernel families (backend/vulkan/ops_attention.c): on a CPU-shaped driver (or VKFT_KERNEL=cpu)
+ * every D % 4 == 0 case runs the texel kernels and "long d6" the storage-buffer ones; with
+ * VKFT_KERNEL=gpu every case runs the storage-buffer kernels. The texel backward keeps ds in a
+ * scratch of whole batch elements; in the split run "mqa mask" (one batch element's ds is
+ * 11.8 KB > 4096) takes its fallback that recomputes the scores in the dq pass.
  *
  * Tolerances:
  *  - CPU vs double reference: the CPU works in f32 (online softmax, expf/logf < 1 ulp), outputs
