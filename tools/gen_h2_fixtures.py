@@ -328,17 +328,9 @@ METHODS = {"adapter": Adapter, "prefix": Prefix, "prompt": Prompt}
 
 
 def batch_unshifted(rows, start, batch):
-    """Rows start..start+batch (wrapping) as the model sees them: tokens [B, T] and each
-    token's own label / weight (no shift; -100 / 0 on padding), [B*T]."""
-    toks = torch.zeros(batch, SEQ, dtype=torch.long)
-    labs = torch.full((batch, SEQ), -100, dtype=torch.long)
-    for b in range(batch):
-        ex = rows[(start + b) % len(rows)]
-        ids, lab = ex["input_ids"][:SEQ], ex["labels"][:SEQ]
-        toks[b, :len(ids)] = torch.tensor(ids)
-        labs[b, :len(lab)] = torch.tensor(lab)
-    labs = labs.reshape(-1)
-    return toks, labs, (labs != -100).double()
+    """Rows start..start+batch as the model sees them with prompt tuning: tokens [B, T] and
+    each token's own label / weight (no shift), [B*T]."""
+    return tf.batch_of(rows, start, batch, shift=False)
 
 
 def batch_of(method, rows, start, batch):

@@ -49,14 +49,19 @@ def make_data(gen, vocab, n=7):
     return rows
 
 
-def batch_of(rows, start, batch):
-    """Rows start..start+batch (wrapping) → tokens [B,T], labels [B*T], weights [B*T]."""
+def batch_of(rows, start, batch, shift=True):
+    """Rows start..start+batch (wrapping) → tokens [B,T], labels [B*T], weights [B*T]: with
+    shift, position t's label is token t+1's (the model predicts the next token); without, each
+    token's own label (prompt tuning's rows: the model shifts them itself). -100 / 0 on padding."""
     toks = torch.zeros(batch, SEQ, dtype=torch.long)
     labs = torch.full((batch, SEQ), -100, dtype=torch.long)
     for b in range(batch):
         ex = rows[(start + b) % len(rows)]
         ids, lab = ex["input_ids"][:SEQ], ex["labels"][:SEQ]
         toks[b, :len(ids)] = torch.tensor(ids)
+        if not shift:
+            labs[b, :len(lab)] = torch.tensor(lab)
+            continue
         for t in range(len(ids) - 1):
             labs[b, t] = lab[t + 1]
     labs = labs.reshape(-1)
