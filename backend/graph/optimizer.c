@@ -54,6 +54,9 @@ int vkft_graph_optimizer(vkft_graph *g, const vkft_optimizer_options *o) {
                                        g->values[v].desc.ndim, g->values[v].desc.shape);
         if (m == VKFT_NONE || s == VKFT_NONE) return -1;
         vkft_value in[5] = {v, g->values[v].grad, m, s, hyper4}, out[3] = {0, 0, 0};
+        ap.weight_decay = o->decays && !o->decays(g->values[v].name, o->decays_user)
+                              ? 0.0f
+                              : o->weight_decay;
         if (vkft_graph_op(g, VKFT_OP_ADAMW, &ap, in, 5, out, 3) ||
             vkft_graph_assign(g, v, out[0]) ||
             vkft_graph_assign(g, m, out[1]) || vkft_graph_assign(g, s, out[2]))

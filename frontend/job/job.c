@@ -49,6 +49,7 @@ void vkft_job_free(vkft_job *job)
     free(job->method.init_text);
     strings_free(&job->method.targets);
     strings_free(&job->method.feedforward);
+    strings_free(&job->train.no_decay);
     datasets_free(&job->data.train);
     datasets_free(&job->data.eval);
     free(job->output_dir);

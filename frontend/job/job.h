@@ -148,6 +148,7 @@ typedef struct vkft_job_train {
     double betas[2];
     double eps;
     double weight_decay;        /* decoupled (AdamW) */
+    vkft_job_strings no_decay;  /* trainables whose name contains one of these: no decay */
     vkft_job_schedule schedule;
     int64_t warmup;             /* optimizer steps of linear warm-up */
     double clip;                /* global gradient-norm clip, 0 = off */

@@ -204,6 +204,10 @@ static vkft_status convert_strings(loader *L, const jnode *n, const char *key, c
     int count = n->type == JNODE_SEQ ? n->n : 1;
     if (n->type == JNODE_MAP || (n->type == JNODE_SCALAR && jtree_classify(n) == JS_NULL))
         return expected(L, n, key, k, NULL);
+    if (count <= 0 && !k->def) {  /* an optional list (no default): [] is "none" */
+        strings_clear(out);
+        return VKFT_OK;
+    }
     if (count <= 0)
         return vkft_err_set(L->err, VKFT_ERR_INVALID_ARG,
                             "%s: %s: expected at least one name, got an empty list",

@@ -156,6 +156,11 @@ const job_key job_keys[] = {
      .range = JOB_LO | JOB_LO_OPEN, .lo = 0, .doc = "Added to the root of the second moment."},
     {"train.optimizer.weight_decay", JOB_T_FLOAT, J(train.weight_decay), .def = "0.0",
      .range = JOB_LO, .lo = 0, .doc = "Decoupled weight decay (lr x weight_decay per step)."},
+    {"train.optimizer.no_decay", JOB_T_STRINGS, J(train.no_decay),
+     .doc = "Parameters whose name contains one of these strings get no weight decay (unset: "
+            "every trainable decays, as torch.optim.AdamW over all parameters). Hugging Face's "
+            "Trainer exempts biases and norm weights: [bias, norm, ln_] does that for "
+            "Llama-style and GPT-2 names."},
     {"train.schedule", JOB_T_SECTION, NOFIELD, .doc = "The learning-rate schedule."},
     {"train.schedule.kind", JOB_T_ENUM, J(train.schedule), .choices = "constant|linear|cosine",
      .def = "linear", .doc = "Decay after warm-up, as Hugging Face's get_*_schedule_with_warmup."},

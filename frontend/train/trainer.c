@@ -156,6 +156,15 @@ static vkft_status build_eval_phase(vkft_trainer *t, vkft_err *err)
     return VKFT_OK;
 }
 
+/* train.optimizer.no_decay: a trainable decays unless its name contains one of the strings. */
+static bool decays(const char *name, void *user)
+{
+    const vkft_job_strings *no = user;
+    for (int i = 0; i < no->n; i++)
+        if (strstr(name, no->items[i])) return false;
+    return true;
+}
+
 static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
 {
     const vkft_job *job = t->job;
@@ -187,6 +196,8 @@ static vkft_status build_graph(vkft_trainer *t, vkft_err *err)
         .beta1 = (float)job->train.betas[0], .beta2 = (float)job->train.betas[1],
         .eps = (float)job->train.eps, .weight_decay = (float)job->train.weight_decay,
         .clip = (float)job->train.clip,
+        .decays = job->train.no_decay.n ? decays : NULL,
+        .decays_user = (void *)&job->train.no_decay,
     };
     if (vkft_graph_optimizer(t->graph, &oo) < 0)
         return vkft_err_set(err, VKFT_ERR_INVALID_ARG, "building the optimizer: %s",

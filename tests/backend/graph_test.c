@@ -18,6 +18,9 @@ enum { IN = 6, HID = 5, OUT = 3, FROZEN = 7 };
 
 /* loss = summed cross-entropy of W2 gelu(W1 (W0 x) + b1) + 1e-3 * sum of (h*h)^2 (h used
  * twice); seed = 1 / (count * K), so the gradients are those of loss / (count * K). */
+static bool (*build_decays)(const char *name, void *user);  /* build's decay filter */
+static float build_wd = 0.01f;                               /* and weight decay */
+
 static vkft_graph *build(int batch, int K, float clip) {
     vkft_graph *g;
     CHECK(vkft_graph_create(&g) == VKFT_OK);
@@ -58,7 +61,8 @@ static vkft_graph *build(int batch, int K, float clip) {
     CHECK(vkft_graph_grad(g, w0) == VKFT_NONE);  /* frozen: no dW */
     CHECK(vkft_graph_grad(g, w1) != VKFT_NONE && vkft_graph_grad(g, b1) != VKFT_NONE);
     vkft_optimizer_options o = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                                .weight_decay = 0.01f, .clip = clip};
+                                .weight_decay = build_wd, .clip = clip,
+                                .decays = build_decays};
     CHECK(vkft_graph_optimizer(g, &o) == 1);
     return g;
 }
@@ -317,6 +321,41 @@ static void test_forward_copy(test_env *env) {
     vkft_graph_destroy(g);
 }
 
+static bool all_but_b1(const char *name, void *user) {
+    (void)user;
+    return strcmp(name, "b1") != 0;
+}
+
+/* One optimizer step with weight decay on every trainable, on all but b1, and off: the
+ * exempted b1 moves exactly as without decay, the others exactly as with it. */
+static void test_no_decay(test_env *env) {
+    enum { B = 8 };
+    vkft_device *devs[2] = {env->cpu, env->vk};
+    for (int dv = 0; dv < 2 && devs[dv]; dv++) {
+        float w1[3][HID * FROZEN], b1[3][HID];
+        for (int run = 0; run < 3; run++) {
+            build_decays = run == 1 ? all_but_b1 : NULL;
+            build_wd = run == 2 ? 0.0f : 0.5f;
+            data d;
+            make_data(&d, B);
+            vkft_graph *g = build(B, 1, 0.0f);
+            vkft_plan *p = compile(devs[dv], g, &d, B);
+            vkft_graph_destroy(g);
+            if (!p) continue;
+            feed(p, &d, 0, B, 1);
+            run_loss(p);
+            CHECK(vkft_plan_run(p, 1) == VKFT_OK);
+            CHECK(!vkft_plan_download(p, "w1", w1[run], sizeof w1[run]));
+            CHECK(!vkft_plan_download(p, "b1", b1[run], sizeof b1[run]));
+            vkft_plan_destroy(p);
+        }
+        CHECK(!memcmp(w1[1], w1[0], sizeof w1[0]) && memcmp(w1[1], w1[2], sizeof w1[0]));
+        CHECK(!memcmp(b1[1], b1[2], sizeof b1[0]) && memcmp(b1[1], b1[0], sizeof b1[0]));
+    }
+    build_decays = NULL;
+    build_wd = 0.01f;
+}
+
 int main(void) {
     test_env env;
     test_env_open(&env);
@@ -327,5 +366,6 @@ int main(void) {
     test_budget(&env);
     test_reshape_alias(&env);
     test_forward_copy(&env);
+    test_no_decay(&env);
     return test_finish(&env);
 }

@@ -105,6 +105,10 @@ vkft_value vkft_graph_grad(const vkft_graph *g, vkft_value t);
 typedef struct vkft_optimizer_options {
     float beta1, beta2, eps, weight_decay;  /* AdamW, PyTorch semantics */
     float clip;                             /* global L2-norm clip; 0 = off */
+    /* Which trainables weight_decay applies to: decays(name, decays_user) false exempts one
+     * (Hugging Face's Trainer exempts biases and norm weights). NULL: every trainable. */
+    bool (*decays)(const char *name, void *user);
+    void *decays_user;
 } vkft_optimizer_options;
 
 /*

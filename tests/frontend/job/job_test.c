@@ -110,6 +110,11 @@ static void test_full_file(void)
     CHECK(t->lr == 2.0e-4 && t->optimizer == VKFT_JOB_OPTIMIZER_ADAMW);
     CHECK(t->betas[0] == 0.8 && t->betas[1] == 0.95 && t->eps == 1e-6);
     CHECK(t->weight_decay == 0.01 && t->schedule == VKFT_JOB_SCHEDULE_COSINE);
+    CHECK(t->no_decay.n == 2);
+    if (t->no_decay.n == 2) {
+        CHECK_STR(t->no_decay.items[0], "bias");
+        CHECK_STR(t->no_decay.items[1], "norm");
+    }
     CHECK(t->warmup == 100 && t->clip == 0.5 && t->checkpointing);
     CHECK(t->eval_every == 100 && t->save_every == 500 && t->log_every == 10);
     CHECK(t->seed == 1234);
@@ -149,6 +154,7 @@ static void test_defaults(void)
     CHECK(t->steps == 5 && t->epochs == 0 && t->batch == 1 && t->grad_accum == 1);
     CHECK(t->lr == 5e-5 && t->betas[0] == 0.9 && t->betas[1] == 0.999 && t->eps == 1e-8);
     CHECK(t->weight_decay == 0 && t->schedule == VKFT_JOB_SCHEDULE_LINEAR && t->warmup == 0);
+    CHECK(t->no_decay.n == 0 && !t->no_decay.items);
     CHECK(t->clip == 1.0 && !t->checkpointing && t->eval_every == 0 && t->save_every == 0);
     CHECK(t->log_every == 1 && t->seed == 0);
     CHECK_STR(job->output_dir, "out");
@@ -235,6 +241,15 @@ static void test_overrides(void)
     CHECK_STR(job->device, "vulkan:0");
     CHECK_STR(job->output_dir, "results");
     vkft_job_free(job);
+
+    /* An optional list takes [] as none (the printer writes it so); a defaulted one does not. */
+    const char *lists[] = {"train.optimizer.no_decay=[bias]", "train.optimizer.no_decay=[]"};
+    if ((job = load_text(minimal, lists, 2))) CHECK(job->train.no_decay.n == 0);
+    vkft_job_free(job);
+    const char *empty_targets[] = {"method.targets=[]"};
+    load_fails(minimal, empty_targets, 1,
+               "--set method.targets=[]: method.targets: expected at least one name, got an "
+               "empty list");
 
     /* Later overrides win; an override can build a whole job from nothing. */
     const char *build[] = {"model.path=m", "method.kind=bitfit", "data.train=[{path: a}]",
