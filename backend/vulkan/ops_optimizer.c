@@ -60,27 +60,56 @@ VKFT_VK_OP(sum_squares) {
     return st;
 }
 
-/* Elements per adamw workgroup: 64 lanes x 8 (shaders/adamw.comp, WG x PER_LANE). */
+/* Elements per adamw workgroup: 64 lanes x 8 (shaders/adamw.comp, WG x PER_LANE); texels per
+ * adamw_cpu workgroup (the same grid, 4 elements a texel). */
 #define ADAMW_GROUP 512u
 
-VKFT_VK_OP(adamw) {
+/* Elements [e0, e0 + m) with adamw.comp (storage buffers), or with adamw_cpu.comp (p, g, m, v
+ * as RGBA32F texels; m a multiple of 4). */
+static vkft_status adamw_range(vkft_vk_rec *rec, const vkft_op_call *call, uint64_t e0,
+                               uint64_t m, bool texel, vkft_err *err) {
     const vkft_adamw_params *a = call->params;
+    struct { uint32_t n; float beta1, beta2, eps, weight_decay; } pc = {
+        (uint32_t)(texel ? m / 4 : m), a->beta1, a->beta2, a->eps, a->weight_decay};
+    vkft_vk_arg args[8];
+    const vkft_tensor *t[8] = {call->in[0], call->in[1], call->in[2], call->in[3],
+                               call->in[4], call->out[0], call->out[1], call->out[2]};
+    for (int i = 0; i < 8; i++) {
+        args[i] = i == 4 ? (vkft_vk_arg){.t = t[i]}
+                         : (vkft_vk_arg){.t = t[i], .offset = e0 * 4, .range = m * 4};
+        if (texel && i < 4) args[i].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
+    }
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, ((texel ? m / 4 : m) + ADAMW_GROUP - 1) / ADAMW_GROUP, &gx, &gy);
+    return vkft_vk_dispatch(rec, texel ? "adamw_cpu" : "adamw", NULL, 0, args, 8, &pc, sizeof pc,
+                            gx, gy, 1, err);
+}
+
+/* Whether p, g, m, v and the outputs start on 16 bytes (texel views of whole-texel chunks). */
+static bool texel_aligned(const vkft_vk_rec *rec, const vkft_op_call *call) {
+    if (rec->vk->limits.minTexelBufferOffsetAlignment > 16) return false;
+    const vkft_tensor *t[7] = {call->in[0], call->in[1], call->in[2], call->in[3],
+                               call->out[0], call->out[1], call->out[2]};
+    for (int i = 0; i < 7; i++)
+        if (t[i]->vk->offset % 16) return false;
+    return true;
+}
+
+VKFT_VK_OP(adamw) {
     uint64_t n = (uint64_t)vkft_desc_numel(&call->in[0]->desc);
     uint64_t chunk = vkft_vk_chunk_elems(rec, 4);
+    bool texel = vkft_vk_cpu_shaped(rec) && texel_aligned(rec, call);
+    if (texel) {  /* whole texels, within the texel-element limit too */
+        uint64_t lim = vkft_vk_max_texels(rec) * 4;
+        if (chunk > lim) chunk = lim;
+        chunk -= chunk % 4;
+        texel = chunk > 0;
+    }
     vkft_status st = VKFT_OK;
     for (uint64_t e0 = 0; !st && e0 < n; e0 += chunk) {
-        uint64_t m = n - e0 < chunk ? n - e0 : chunk;
-        struct { uint32_t n; float beta1, beta2, eps, weight_decay; } pc = {
-            (uint32_t)m, a->beta1, a->beta2, a->eps, a->weight_decay};
-        vkft_vk_arg args[8];
-        const vkft_tensor *t[8] = {call->in[0], call->in[1], call->in[2], call->in[3],
-                                   call->in[4], call->out[0], call->out[1], call->out[2]};
-        for (int i = 0; i < 8; i++)
-            args[i] = i == 4 ? (vkft_vk_arg){.t = t[i]}
-                             : (vkft_vk_arg){.t = t[i], .offset = e0 * 4, .range = m * 4};
-        uint32_t gx, gy;
-        vkft_vk_grid(rec, (m + ADAMW_GROUP - 1) / ADAMW_GROUP, &gx, &gy);
-        st = vkft_vk_dispatch(rec, "adamw", NULL, 0, args, 8, &pc, sizeof pc, gx, gy, 1, err);
+        uint64_t m = n - e0 < chunk ? n - e0 : chunk, m4 = texel ? m - m % 4 : 0;
+        if (m4) st = adamw_range(rec, call, e0, m4, true, err);
+        if (!st && m > m4) st = adamw_range(rec, call, e0 + m4, m - m4, false, err);
     }
     return st;
 }
