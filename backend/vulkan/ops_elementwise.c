@@ -58,6 +58,29 @@ static vkft_status bind_operand(vkft_vk_rec *rec, const vkft_tensor *t, const vk
     return VKFT_OK;
 }
 
+/* Same-shaped a, b, o on a CPU-shaped driver, all starting on 16 bytes: elements [e0, e0 + m4)
+ * (m4 a multiple of 4, within the texel-element limit) through binary_cpu.comp. */
+static bool texel_binary_ok(const vkft_vk_rec *rec, const vkft_op_call *call, bool flat) {
+    if (!flat || !vkft_vk_cpu_shaped(rec) || rec->vk->limits.minTexelBufferOffsetAlignment > 16)
+        return false;
+    return call->in[0]->vk->offset % 16 == 0 && call->in[1]->vk->offset % 16 == 0 &&
+           call->out[0]->vk->offset % 16 == 0;
+}
+
+static vkft_status binary_texel(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
+                                uint64_t e0, uint64_t m4, vkft_err *err) {
+    struct { uint32_t n4, kind; } pc = {(uint32_t)(m4 / 4), kind};
+    vkft_vk_arg args[3];
+    for (int i = 0; i < 3; i++)
+        args[i] = (vkft_vk_arg){.t = i < 2 ? call->in[i] : call->out[0], .offset = e0 * 4,
+                                .range = m4 * 4,
+                                .texel_format = i < 2 ? VK_FORMAT_R32G32B32A32_SFLOAT
+                                                      : VK_FORMAT_UNDEFINED};
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, (pc.n4 + 63) / 64, &gx, &gy);
+    return vkft_vk_dispatch(rec, "binary_cpu", NULL, 0, args, 3, &pc, sizeof pc, gx, gy, 1, err);
+}
+
 static vkft_status binary(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
                           vkft_err *err) {
     const vkft_tensor *a = call->in[0], *b = call->in[1], *o = call->out[0];
@@ -78,8 +101,21 @@ static vkft_status binary(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t k
     uint64_t n = (uint64_t)vkft_desc_numel(out), chunk = vkft_vk_chunk_elems(rec, 4);
     if (n > UINT32_MAX)
         return vkft_fail(err, VKFT_ERR_LIMIT, "binary op: more than 2^32 elements");
-    for (uint64_t e0 = 0; e0 < n; e0 += chunk) {
-        uint64_t m = n - e0 < chunk ? n - e0 : chunk;
+    bool texel = texel_binary_ok(rec, call, pc.flat);
+    if (texel) {  /* whole texels, within the texel-element limit too */
+        uint64_t lim = vkft_vk_max_texels(rec) * 4;
+        if (chunk > lim) chunk = lim;
+        chunk -= chunk % 4;
+        texel = chunk > 0;
+    }
+    for (uint64_t c0 = 0; c0 < n; c0 += chunk) {
+        uint64_t cm = n - c0 < chunk ? n - c0 : chunk, m4 = texel ? cm - cm % 4 : 0;
+        if (m4) {
+            vkft_status st = binary_texel(rec, call, kind, c0, m4, err);
+            if (st) return st;
+        }
+        if (cm == m4) continue;
+        uint64_t e0 = c0 + m4, m = cm - m4;  /* the rest through binary.comp */
         vkft_vk_arg args[3];
         vkft_status st = bind_operand(rec, a, out, e0, m, &args[0], &pc.a0, err);
         if (!st) st = bind_operand(rec, b, out, e0, m, &args[1], &pc.b0, err);

@@ -159,6 +159,11 @@ int main(void) {
     for (int i = 0; i < 4; i++) {
         test_binary(&env, ops[i], 2, (int64_t[]){7, 33}, 2, (int64_t[]){7, 33}, 2,
                     (int64_t[]){7, 33});
+        /* same shapes: whole texels only; and several chunks of the split path + 1 left */
+        test_binary(&env, ops[i], 2, (int64_t[]){8, 64}, 2, (int64_t[]){8, 64}, 2,
+                    (int64_t[]){8, 64});
+        test_binary(&env, ops[i], 2, (int64_t[]){37, 129}, 2, (int64_t[]){37, 129}, 2,
+                    (int64_t[]){37, 129});
         test_binary(&env, ops[i], 3, (int64_t[]){2, 5, 9}, 1, (int64_t[]){9}, 3,
                     (int64_t[]){2, 5, 9});
         test_binary(&env, ops[i], 4, (int64_t[]){2, 1, 3, 1}, 3, (int64_t[]){4, 1, 5}, 4,
