@@ -58,15 +58,7 @@ static vkft_status bind_operand(vkft_vk_rec *rec, const vkft_tensor *t, const vk
     return VKFT_OK;
 }
 
-/* Same-shaped a, b, o on a CPU-shaped driver, all starting on 16 bytes: elements [e0, e0 + m4)
- * (m4 a multiple of 4, within the texel-element limit) through binary_cpu.comp. */
-static bool texel_binary_ok(const vkft_vk_rec *rec, const vkft_op_call *call, bool flat) {
-    if (!flat || !vkft_vk_cpu_shaped(rec) || rec->vk->limits.minTexelBufferOffsetAlignment > 16)
-        return false;
-    return call->in[0]->vk->offset % 16 == 0 && call->in[1]->vk->offset % 16 == 0 &&
-           call->out[0]->vk->offset % 16 == 0;
-}
-
+/* Elements [e0, e0 + m4) of same-shaped a, b, o (m4 a multiple of 4) through binary_cpu.comp. */
 static vkft_status binary_texel(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
                                 uint64_t e0, uint64_t m4, vkft_err *err) {
     struct { uint32_t n4, kind; } pc = {(uint32_t)(m4 / 4), kind};
@@ -101,13 +93,10 @@ static vkft_status binary(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t k
     uint64_t n = (uint64_t)vkft_desc_numel(out), chunk = vkft_vk_chunk_elems(rec, 4);
     if (n > UINT32_MAX)
         return vkft_fail(err, VKFT_ERR_LIMIT, "binary op: more than 2^32 elements");
-    bool texel = texel_binary_ok(rec, call, pc.flat);
-    if (texel) {  /* whole texels, within the texel-element limit too */
-        uint64_t lim = vkft_vk_max_texels(rec) * 4;
-        if (chunk > lim) chunk = lim;
-        chunk -= chunk % 4;
-        texel = chunk > 0;
-    }
+    uint64_t tchunk = pc.flat ? vkft_vk_texel_chunk_elems(rec) : 0;
+    bool texel = tchunk > 0 && vkft_vk_texel_aligned(a) && vkft_vk_texel_aligned(b) &&
+                 vkft_vk_texel_aligned(o);
+    if (texel) chunk = tchunk;
     for (uint64_t c0 = 0; c0 < n; c0 += chunk) {
         uint64_t cm = n - c0 < chunk ? n - c0 : chunk, m4 = texel ? cm - cm % 4 : 0;
         if (m4) {

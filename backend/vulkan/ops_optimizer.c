@@ -85,26 +85,13 @@ static vkft_status adamw_range(vkft_vk_rec *rec, const vkft_op_call *call, uint6
                             gx, gy, 1, err);
 }
 
-/* Whether p, g, m, v and the outputs start on 16 bytes (texel views of whole-texel chunks). */
-static bool texel_aligned(const vkft_vk_rec *rec, const vkft_op_call *call) {
-    if (rec->vk->limits.minTexelBufferOffsetAlignment > 16) return false;
-    const vkft_tensor *t[7] = {call->in[0], call->in[1], call->in[2], call->in[3],
-                               call->out[0], call->out[1], call->out[2]};
-    for (int i = 0; i < 7; i++)
-        if (t[i]->vk->offset % 16) return false;
-    return true;
-}
-
 VKFT_VK_OP(adamw) {
     uint64_t n = (uint64_t)vkft_desc_numel(&call->in[0]->desc);
-    uint64_t chunk = vkft_vk_chunk_elems(rec, 4);
-    bool texel = vkft_vk_cpu_shaped(rec) && texel_aligned(rec, call);
-    if (texel) {  /* whole texels, within the texel-element limit too */
-        uint64_t lim = vkft_vk_max_texels(rec) * 4;
-        if (chunk > lim) chunk = lim;
-        chunk -= chunk % 4;
-        texel = chunk > 0;
-    }
+    uint64_t chunk = vkft_vk_texel_chunk_elems(rec);
+    bool texel = chunk > 0;
+    for (int i = 0; i < 4; i++) texel &= vkft_vk_texel_aligned(call->in[i]);
+    for (int i = 0; i < 3; i++) texel &= vkft_vk_texel_aligned(call->out[i]);
+    if (!texel) chunk = vkft_vk_chunk_elems(rec, 4);
     vkft_status st = VKFT_OK;
     for (uint64_t e0 = 0; !st && e0 < n; e0 += chunk) {
         uint64_t m = n - e0 < chunk ? n - e0 : chunk, m4 = texel ? m - m % 4 : 0;

@@ -18,6 +18,15 @@ uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size) {
     return n ? n : align;
 }
 
+uint64_t vkft_vk_texel_chunk_elems(const vkft_vk_rec *rec) {
+    if (!vkft_vk_cpu_shaped(rec) || rec->vk->limits.minTexelBufferOffsetAlignment > 16) return 0;
+    uint64_t n = vkft_vk_chunk_elems(rec, 4), lim = rec->vk->max_texels * 4;
+    n = n < lim ? n : lim;
+    return n - n % 4;
+}
+
+bool vkft_vk_texel_aligned(const vkft_tensor *t) { return t->vk->offset % 16 == 0; }
+
 vkft_vk_arg vkft_vk_bind_elems(const vkft_tensor *t, uint64_t e0, uint64_t n, size_t es,
                                uint32_t *shift) {
     uint64_t off = e0 * es, al = off & ~(uint64_t)15;

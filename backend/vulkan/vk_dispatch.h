@@ -78,6 +78,13 @@ uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec);
 /* Elements of elem_size bytes per chunk of a split dispatch: a chunk's byte range fits the
  * storage-buffer range and every chunk starts 16-byte aligned. */
 uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size);
+/* Elementwise kernels fed by RGBA32F texels (CPU-shaped drivers): f32 elements per chunk when
+ * every tensor of a chunk is bound as a texel view (whole texels, within the storage range and
+ * maxTexelBufferElements), or 0 when this device does not take that path (not CPU-shaped, or
+ * texel views cannot start on every 16-byte boundary). Each tensor must also start on 16 bytes
+ * (vkft_vk_texel_aligned). */
+uint64_t vkft_vk_texel_chunk_elems(const vkft_vk_rec *rec);
+bool vkft_vk_texel_aligned(const vkft_tensor *t);
 
 /* Binds elements [e0, e0 + n) of t (elements of es bytes) from the 16-byte boundary at or below
  * e0, for split dispatches; *shift is e0's element index inside the binding (the shader adds it

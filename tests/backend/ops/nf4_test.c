@@ -33,6 +33,15 @@ static void free_all(test_io *io, int n) {
     for (int i = 0; i < n; i++) test_io_free(&io[i]);
 }
 
+/* A matmul case's operands: A (in[0]), C0 (in[5]), the dequantised W, its NF4 parts, W. */
+static void free_operands(test_io *in, test_io *wd, test_io *q, test_io *w) {
+    test_io_free(&in[0]);
+    test_io_free(&in[5]);
+    test_io_free(wd);
+    free_all(q, 4);
+    test_io_free(w);
+}
+
 /* Tables: the NF4 code is the list in bitsandbytes' get_4bit_type("nf4") (as in
  * ../shared/guide/REFERENCE.md), rounded to f32 by the compiler as torch.tensor does. The
  * dynamic map is checked for its shape (256 entries, ascending, -0.99296875 .. 1.0, 0 at 127,
@@ -313,11 +322,7 @@ static void test_matmul(test_env *env, int64_t batch, int64_t rows, int64_t n, i
     }
     test_io_free(&got);
     test_io_free(&want);
-    test_io_free(&in[0]);
-    test_io_free(&in[5]);
-    test_io_free(&wd);
-    free_all(q, 4);
-    test_io_free(&w);
+    free_operands(in, &wd, q, &w);
 }
 
 static void test_matmuls(test_env *env) {
@@ -506,11 +511,7 @@ static void test_matmul_cd(test_env *env, int64_t rows, int64_t n, int64_t k, bo
     free(want);
     free(exact);
     free(err);
-    test_io_free(&in[0]);
-    test_io_free(&in[5]);
-    test_io_free(&wd);
-    free_all(q, 4);
-    test_io_free(&w);
+    free_operands(in, &wd, q, &w);
 }
 
 static void test_matmuls_cd(test_env *env) {
