@@ -1,25 +1,32 @@
 // The CPU-shaped matmul kernel (included by matmul_cpu.comp and matmul_cpu_plain.comp), laid
 // out for lavapipe as measured in the guide (LAVAPIPE.md): C[m,n] (+)= alpha A[m,k] op(B)[k,n]
 // with A and B dense row-major f32 read as RGBA32F texels (rows start on a texel); B is
-// [k, n], or [n, k] with TRANS_B (then an invocation fetches one texel of each of its 4 columns
-// per 4 k: the same number of fetches, transposed in registers).
+// [k, n], or [n, k] with TRANS_B.
 //   - an invocation owns 4 consecutive columns (one texel of B) and ROWS rows: ROWS vec4
 //     accumulators; a workgroup is WG invocations side by side along n;
-//   - K runs in steps of 32, unrolled by hand (the JIT neither unrolls nor hoists). With
-//     USE_SHUFFLE, lane l of each group of 8 fetches texel l of the step's 32 A values of every
-//     row, and step kk broadcasts component kk%4 of lane kk/4 with a constant-index
-//     subgroupShuffle (a single register permute); without it every lane fetches the same A
-//     texels itself (a lane-uniform texel fetch: more fetches, no subgroup operation);
+//   - K runs in blocks of 32. With USE_SHUFFLE, lane l of each group of 8 first fetches texel l
+//     of the block's 32 A values of every row. The block then runs as 4 steps of 8 k (a loop
+//     kept rolled: the unrolled block is ~75 KB of code per 32 rows): fetch the step's 8 B
+//     texels of the invocation's columns (with TRANS_B 2 texels of each of its 4 columns:
+//     the same count, transposed in registers), then the products, GROUP rows at a time, A
+//     broadcast by subgroupShuffle (one permute). On lavapipe a texelFetch is an out-of-line
+//     call around which every live vector register is spilled: grouping the fetches ahead
+//     of the products spills the accumulators once per step instead of once per k (the
+//     earlier layout, 16 rows fetching per k, ran ~1.3-1.4x slower). Without USE_SHUFFLE
+//     every lane fetches the A texels itself, per quad inside the products (the fallback;
+//     slower, same results);
 //   - edges: rows and columns past the block are clamped on load and skipped on store; the
-//     K tail (< 32) runs its whole quads
-//     the same way (the quad index, and so the shuffle's lane, dynamic) and the rest one k at a time. Accumulation order is fixed (k ascending): deterministic.
+//     last K block (< 32) clamps its fetches and zeroes the values past K (selects: an `if`
+//     costs lavapipe exec masks and doubled the compile time), and skips the steps wholly
+//     past K. Accumulation order is fixed (k ascending): deterministic.
+#extension GL_EXT_control_flow_attributes : require
 #if USE_SHUFFLE
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
 
 layout(local_size_x_id = 1) in;
-layout(constant_id = 0) const int ROWS = 16;
+layout(constant_id = 0) const int ROWS = 32;    // a multiple of GROUP
 layout(constant_id = 1) const int WG = 64;
 layout(constant_id = 2) const bool TRANS_B = false;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
@@ -34,53 +41,14 @@ layout(push_constant) uniform P {
     float alpha;
 } p;
 
-#if USE_SHUFFLE
-#define A_LOAD(q)                                                                              \
-    for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + lane);
-#define A_VAL(r, kk) subgroupShuffle(av[r][(kk) & 3], uint(kk) >> 2)
-#define QUAD(q) B_QUAD(q) STEP(4 * (q)) STEP(4 * (q) + 1) STEP(4 * (q) + 2) STEP(4 * (q) + 3)
-#else
-#define A_LOAD(q)
-#define A_VAL(r, kk) av[r][(kk) & 3]
-#define QUAD(q)                                                                                \
-    for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + (q));                  \
-    B_QUAD(q) STEP(4 * (q)) STEP(4 * (q) + 1) STEP(4 * (q) + 2) STEP(4 * (q) + 3)
-#endif
+// Rows whose accumulators stay in registers during a step's products; quads (4 k) per step.
+const int GROUP = 4, QH = 2;
 
-// TRANS_B: the 4 k of quad q for each of the invocation's 4 columns
-#define B_QUAD(q)                                                                              \
-    if (TRANS_B)                                                                               \
-        for (int j = 0; j < 4; j++) bt[j] = texelFetch(B, brow[j] + k4 + (q));
-// The tail's quad q (not a constant): the lane to shuffle from is q, the component a constant
-#if USE_SHUFFLE
-#define T_A_LOAD(q)
-#define T_A_VAL(r, c, q) subgroupShuffle(av[r][c], uint(q))
-#else
-#define T_A_LOAD(q)                                                                            \
-    for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + (q));
-#define T_A_VAL(r, c, q) av[r][c]
-#endif
-#define T_STEP(q, c)                                                                           \
-    {                                                                                          \
-        vec4 bv;                                                                               \
-        if (TRANS_B)                                                                           \
-            bv = vec4(bt[0][c], bt[1][c], bt[2][c], bt[3][c]);                                 \
-        else                                                                                   \
-            bv = texelFetch(B, bidx + (4 * (q) + (c)) * ldb4);                                 \
-        for (int r = 0; r < ROWS; r++) acc[r] += T_A_VAL(r, c, q) * bv;                        \
-    }
-#define T_QUAD(q) T_A_LOAD(q) B_QUAD(q) T_STEP(q, 0) T_STEP(q, 1) T_STEP(q, 2) T_STEP(q, 3)
-#define STEP(kk)                                                                               \
-    {                                                                                          \
-        vec4 bv;                                                                               \
-        if (TRANS_B) {                                                                         \
-            int c_ = (kk) & 3;                                                                 \
-            bv = vec4(bt[0][c_], bt[1][c_], bt[2][c_], bt[3][c_]);                             \
-        } else {                                                                               \
-            bv = texelFetch(B, bidx + (kk) * ldb4);                                            \
-        }                                                                                      \
-        for (int r = 0; r < ROWS; r++) acc[r] += A_VAL(r, kk) * bv;                            \
-    }
+// x with its components i (k index 4 q + i inside the block) at or past kt set to zero
+vec4 zero_past(vec4 x, int q, int kt) {
+    bvec4 keep = lessThan(ivec4(4 * q) + ivec4(0, 1, 2, 3), ivec4(kt));
+    return mix(vec4(0.0), x, keep);
+}
 
 void main() {
     int ncol4 = int(p.n + 3u) >> 2;
@@ -91,54 +59,64 @@ void main() {
     int lane = int(gl_SubgroupInvocationID & 7u);
 #endif
     int arow[ROWS];
-    for (int r = 0; r < ROWS; r++)
+    [[unroll]] for (int r = 0; r < ROWS; r++)
         arow[r] = b * int(p.a_bstride4) + min(row0 + r, m - 1) * int(p.lda4);
-    vec4 acc[ROWS], av[ROWS];
-    for (int r = 0; r < ROWS; r++) acc[r] = vec4(0.0);
+    vec4 acc[ROWS];
+    [[unroll]] for (int r = 0; r < ROWS; r++) acc[r] = vec4(0.0);
     int bidx = b * int(p.b_bstride4) + min(col4, ncol4 - 1), brow[4];
-    for (int j = 0; j < 4; j++)
+    [[unroll]] for (int j = 0; j < 4; j++)
         brow[j] = b * int(p.b_bstride4) + min(col4 * 4 + j, int(p.n) - 1) * ldb4;
-    vec4 bt[4];
-    int kfull = k & ~31;
-    for (int k4 = 0; k4 < kfull >> 2; k4 += 8) {
-        A_LOAD(0)
-        QUAD(0) QUAD(1) QUAD(2) QUAD(3) QUAD(4) QUAD(5) QUAD(6) QUAD(7)
-        if (!TRANS_B) bidx += 32 * ldb4;
-    }
-    int kt = k - kfull;
-    if (kt > 0) {
-        int k4 = kfull >> 2, last = ((kt + 3) >> 2) - 1;
+    for (int kb = 0; kb < k; kb += 32) {
+        int k4 = kb >> 2, kt = min(32, k - kb), last = ((kt + 3) >> 2) - 1;
 #if USE_SHUFFLE
-        for (int r = 0; r < ROWS; r++) av[r] = texelFetch(A, arow[r] + k4 + min(lane, last));
+        vec4 av[ROWS];
+        [[unroll]] for (int r = 0; r < ROWS; r++)
+            av[r] = zero_past(texelFetch(A, arow[r] + k4 + min(lane, last)), lane, kt);
 #endif
-        // whole quads of the tail as in the main loop (a rank-16 LoRA matmul has K = 16 and
-        // nothing else), then the last k one by one
-        int nq = kt >> 2;
-        for (int q = 0; q < nq; q++) {
-            T_QUAD(q)
-        }
-        for (int t = nq * 4; t < kt; t++) {
-            vec4 bv;
+        [[dont_unroll]] for (int h = 0; 4 * QH * h < kt; h++) {
+            vec4 bq[4 * QH];
             if (TRANS_B) {
-                for (int j = 0; j < 4; j++) bv[j] = texelFetch(B, brow[j] + k4 + (t >> 2))[t & 3];
+                [[unroll]] for (int qq = 0; qq < QH; qq++)
+                    [[unroll]] for (int j = 0; j < 4; j++) {
+                        int q = QH * h + qq;
+                        bq[4 * qq + j] = zero_past(texelFetch(B, brow[j] + k4 + min(q, last)), q, kt);
+                    }
             } else {
-                bv = texelFetch(B, bidx + t * ldb4);
+                [[unroll]] for (int kk = 0; kk < 4 * QH; kk++) {
+                    int kr = 4 * QH * h + kk;
+                    vec4 t = texelFetch(B, bidx + (kb + min(kr, kt - 1)) * ldb4);
+                    bq[kk] = kr < kt ? t : vec4(0.0);
+                }
             }
-            for (int r = 0; r < ROWS; r++) {
-#if USE_SHUFFLE
-                float a = subgroupShuffle(av[r][t & 3], uint(t) >> 2);
-#else
-                float a = texelFetch(A, arow[r] + k4 + (t >> 2))[t & 3];
+            [[unroll]] for (int r0 = 0; r0 < ROWS; r0 += GROUP)
+                [[unroll]] for (int qq = 0; qq < QH; qq++) {
+                    int q = QH * h + qq;
+#if !USE_SHUFFLE
+                    vec4 aq[GROUP];
+                    [[unroll]] for (int g = 0; g < GROUP; g++)
+                        aq[g] = zero_past(texelFetch(A, arow[r0 + g] + k4 + min(q, last)), q, kt);
 #endif
-                acc[r] += a * bv;
-            }
+                    [[unroll]] for (int i = 0; i < 4; i++) {
+                        vec4 bv = TRANS_B ? vec4(bq[4 * qq][i], bq[4 * qq + 1][i],
+                                                 bq[4 * qq + 2][i], bq[4 * qq + 3][i])
+                                          : bq[4 * qq + i];
+                        [[unroll]] for (int g = 0; g < GROUP; g++) {
+#if USE_SHUFFLE
+                            float a = subgroupShuffle(av[r0 + g][i], uint(q));
+#else
+                            float a = aq[g][i];
+#endif
+                            acc[r0 + g] += a * bv;
+                        }
+                    }
+                }
         }
     }
     if (col4 >= ncol4) return;
-    for (int r = 0; r < ROWS; r++) {
+    [[unroll]] for (int r = 0; r < ROWS; r++) {
         if (row0 + r >= m) break;
         uint base = p.c_base + uint(b) * p.c_bstride + uint(row0 + r) * p.ldc + uint(col4) * 4u;
-        for (int j = 0; j < 4; j++) {
+        [[unroll]] for (int j = 0; j < 4; j++) {
             if (col4 * 4 + j >= int(p.n)) break;
             float v = p.alpha * acc[r][j];
             c[base + uint(j)] = p.accumulate != 0u ? c[base + uint(j)] + v : v;
