@@ -15,6 +15,10 @@
 //     earlier layout, 16 rows fetching per k, ran ~1.3-1.4x slower). Without USE_SHUFFLE
 //     every lane fetches the A texels itself, per quad inside the products (the fallback;
 //     slower, same results);
+//   - TRANS_A (A stored [k, m], m % 4 == 0): a texel holds 4 rows at one k; per step lane l
+//     fetches the step's k number l for every 4 rows (ROWS / 4 fetches: per block as many as
+//     without TRANS_A), and the products take component r % 4 of lane kk's texel. Saves the
+//     transposing pack of A that full fine-tuning's weight gradients (dY^T X) needed;
 //   - edges: rows and columns past the block are clamped on load and skipped on store; the
 //     last K block (< 32) clamps its fetches and zeroes the values past K (selects: an `if`
 //     costs lavapipe exec masks and doubled the compile time), and skips the steps wholly
@@ -29,6 +33,7 @@ layout(local_size_x_id = 1) in;
 layout(constant_id = 0) const int ROWS = 32;    // a multiple of GROUP
 layout(constant_id = 1) const int WG = 64;
 layout(constant_id = 2) const bool TRANS_B = false;
+layout(constant_id = 3) const bool TRANS_A = false;  // A stored [k, m] (USE_SHUFFLE only)
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
 layout(set = 0, binding = 2) buffer C { float c[]; };
@@ -41,7 +46,8 @@ layout(push_constant) uniform P {
     float alpha;
 } p;
 
-// Rows whose accumulators stay in registers during a step's products; quads (4 k) per step.
+// Rows whose accumulators stay in registers during a step's products; quads (4 k) per step
+// (TRANS_A takes a step's 8 k from 8 lanes: QH is 2).
 const int GROUP = 4, QH = 2;
 
 // x with its components i (k index 4 q + i inside the block) at or past kt set to zero
@@ -58,9 +64,11 @@ void main() {
 #if USE_SHUFFLE
     int lane = int(gl_SubgroupInvocationID & 7u);
 #endif
-    int arow[ROWS];
+    int arow[ROWS], acol[ROWS / 4];
     [[unroll]] for (int r = 0; r < ROWS; r++)
         arow[r] = b * int(p.a_bstride4) + min(row0 + r, m - 1) * int(p.lda4);
+    [[unroll]] for (int rq = 0; rq < ROWS / 4; rq++)
+        acol[rq] = b * int(p.a_bstride4) + min((row0 >> 2) + rq, (m - 1) >> 2);
     vec4 acc[ROWS];
     [[unroll]] for (int r = 0; r < ROWS; r++) acc[r] = vec4(0.0);
     int bidx = b * int(p.b_bstride4) + min(col4, ncol4 - 1), brow[4];
@@ -70,8 +78,10 @@ void main() {
         int k4 = kb >> 2, kt = min(32, k - kb), last = ((kt + 3) >> 2) - 1;
 #if USE_SHUFFLE
         vec4 av[ROWS];
-        [[unroll]] for (int r = 0; r < ROWS; r++)
-            av[r] = zero_past(texelFetch(A, arow[r] + k4 + min(lane, last)), lane, kt);
+        if (!TRANS_A) {
+            [[unroll]] for (int r = 0; r < ROWS; r++)
+                av[r] = zero_past(texelFetch(A, arow[r] + k4 + min(lane, last)), lane, kt);
+        }
 #endif
         [[dont_unroll]] for (int h = 0; 4 * QH * h < kt; h++) {
             vec4 bq[4 * QH];
@@ -88,6 +98,18 @@ void main() {
                     bq[kk] = kr < kt ? t : vec4(0.0);
                 }
             }
+#if USE_SHUFFLE
+            // TRANS_A: a texel is 4 rows at one k; lane l fetches k = the step's l-th (a step is
+            // 8 k, one per lane), so a row's value is component r % 4 of lane kk's texel
+            vec4 at[ROWS / 4];
+            if (TRANS_A) {
+                int kr = 4 * QH * h + lane, ka = (kb + min(kr, kt - 1)) * int(p.lda4);
+                [[unroll]] for (int rq = 0; rq < ROWS / 4; rq++) {
+                    vec4 t = texelFetch(A, acol[rq] + ka);
+                    at[rq] = kr < kt ? t : vec4(0.0);
+                }
+            }
+#endif
             [[unroll]] for (int r0 = 0; r0 < ROWS; r0 += GROUP)
                 [[unroll]] for (int qq = 0; qq < QH; qq++) {
                     int q = QH * h + qq;
@@ -102,7 +124,9 @@ void main() {
                                           : bq[4 * qq + i];
                         [[unroll]] for (int g = 0; g < GROUP; g++) {
 #if USE_SHUFFLE
-                            float a = subgroupShuffle(av[r0 + g][i], uint(q));
+                            int r = r0 + g;
+                            float a = TRANS_A ? subgroupShuffle(at[r >> 2][r & 3], uint(4 * qq + i))
+                                              : subgroupShuffle(av[r][i], uint(q));
 #else
                             float a = aq[g][i];
 #endif

@@ -1,10 +1,11 @@
 /*
  * Vulkan recording of MATMUL (row in ops/matmul.c). Two kernel variants:
  *   - CPU-shaped (lavapipe; shaders/matmul_cpu.glsl): A and B as dense row-major f32 RGBA32F
- *     texel buffers. An operand that is transposed, 16-bit, or whose rows do not start on a
- *     texel is first packed into a scratch block (matmul_pack.comp). With subgroups of >= 8
- *     lanes A is broadcast by subgroupShuffle (matmul_cpu), else by plain texel fetches
- *     (matmul_cpu_plain; also forced by vkft_vk_matmul_force_plain for tests).
+ *     texel buffers, B as stored or transposed, A as stored or (matmul_cpu only) transposed.
+ *     An operand that is 16-bit, or whose rows do not start on a texel, or A transposed for
+ *     matmul_cpu_plain, is first packed into a scratch block (matmul_pack.comp). With
+ *     subgroups of >= 8 lanes A is broadcast by subgroupShuffle (matmul_cpu), else by plain
+ *     texel fetches (matmul_cpu_plain; also forced by vkft_vk_matmul_force_plain for tests).
  *   - GPU-shaped (matmul_gpu.comp): shared-memory tiles over storage buffers, any strides and
  *     B dtype, no packing.
  * The split path: the work is cut into chunks over batch, M, N and K so that every binding
@@ -158,7 +159,8 @@ static vkft_status make_plan(vkft_vk_rec *rec, const vkft_op_call *call, plan *p
      * least one subgroup (whole subgroups for the shuffles); a power of two */
     p->wg = p->shuffle ? sg : 8;
     while (p->wg < CPU_WG && (int64_t)p->wg * 4 < d->n) p->wg *= 2;
-    p->pack_a = !texel_ok || d->trans_a || d->k % 4;
+    /* A transposed is read as stored when its rows (of m) are whole texels (the shuffle kernel) */
+    p->pack_a = !texel_ok || (d->trans_a ? !p->shuffle || d->m % 4 || d->a_bstride % 4 : d->k % 4);
     p->pack_b = !texel_ok || p->b_kind || (d->trans_b ? d->k % 4 : d->n % 4);
     int64_t full[ND] = {d->batch, d->m, d->n, d->k};
     int64_t rows = p->cpu ? CPU_ROWS : GPU_BM, cols = p->cpu ? 4 * (int64_t)p->wg : GPU_BN;
@@ -169,7 +171,8 @@ static vkft_status make_plan(vkft_vk_rec *rec, const vkft_op_call *call, plan *p
     /* chunks of operands bound as they are start on a texel: B's on a column multiple of 4, A's
      * on a k multiple of 4 (packed blocks start at 0) */
     if (p->cpu && !p->pack_b && !d->trans_b) p->g[DN] = 4;
-    if (p->cpu && (!p->pack_a || (!p->pack_b && d->trans_b))) p->g[DK] = 4;
+    if (p->cpu && ((!p->pack_a && !d->trans_a) || (!p->pack_b && d->trans_b))) p->g[DK] = 4;
+    if (p->cpu && !p->pack_a && d->trans_a) p->g[DM] = 4;
     p->c[DB] = min64(p->c[DB], lim->maxComputeWorkGroupCount[2]);
     p->c[DM] = min64(p->c[DM], (int64_t)lim->maxComputeWorkGroupCount[1] * rows);
     p->c[DN] = min64(p->c[DN], (int64_t)lim->maxComputeWorkGroupCount[0] * cols);
@@ -254,7 +257,7 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
     } else {
         strides_a(p, s);
         args[0] = block_arg(call->in[0], start_a(p, ch), span(s, cs), 4, &unused);
-        pc.lda4 = (uint32_t)(d->k / 4);
+        pc.lda4 = (uint32_t)((d->trans_a ? d->m : d->k) / 4);
         pc.a_bstride4 = (uint32_t)(d->a_bstride / 4);
     }
     if (p->pack_b) {
@@ -273,10 +276,10 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
     strides_c(p, s);
     args[2] = block_arg(call->out[0], (uint64_t)(ch->b0 * s[DB] + ch->m0 * s[DM] + ch->n0),
                         span(s, cs), 4, &pc.c_base);
-    uint32_t spec[3] = {CPU_ROWS, p->wg, !p->pack_b && d->trans_b};
+    uint32_t spec[4] = {CPU_ROWS, p->wg, !p->pack_b && d->trans_b, !p->pack_a && d->trans_a};
     uint64_t gx = ((uint64_t)(ch->nc + 3) / 4 + p->wg - 1) / p->wg;
     uint64_t gy = ((uint64_t)ch->mc + CPU_ROWS - 1) / CPU_ROWS;
-    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 3, args,
+    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 4, args,
                             3, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy, (uint32_t)ch->nb,
                             err);
 }

@@ -193,6 +193,13 @@ static void test_forward(test_env *env) {
                       .trans_b = t & 2, .b_dtype = VKFT_F32, .c0 = t == 3, .alpha = 1};
         run_case(env, &b4);
     }
+    /* A transposed with rows of whole texels (m % 4 == 0): the CPU-shaped kernel reads it as
+     * stored; batched, more rows than one block, a K tail, C0 */
+    for (int t = 0; t < 2; t++) {
+        mm_case ta = {.nbatch = 1, .batch = {3}, .m = 36, .n = 20, .k = 70, .trans_a = true,
+                      .trans_b = t, .b_dtype = VKFT_F32, .c0 = t, .alpha = 0.5f};
+        run_case(env, &ta);
+    }
     /* 2-D B shared by every batch: folded (!trans_a, the linear layer) and not (trans_a) */
     for (int t = 0; t < 4; t++) {
         mm_case s = {.nbatch = 2, .batch = {2, 3}, .m = 11, .n = 24, .k = 40, .trans_a = t & 1,
