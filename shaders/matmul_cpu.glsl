@@ -34,9 +34,13 @@ layout(constant_id = 0) const int ROWS = 32;    // a multiple of GROUP
 layout(constant_id = 1) const int WG = 64;
 layout(constant_id = 2) const bool TRANS_B = false;
 layout(constant_id = 3) const bool TRANS_A = false;  // A stored [k, m] (USE_SHUFFLE only)
+// C += alpha A B with C's old values read through C_IN, C's rows as whole texels (a constant:
+// lavapipe runs a call under an `if` even when no lane takes it)
+layout(constant_id = 4) const bool ACC_TEXELS = false;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
 layout(set = 0, binding = 2) buffer C { float c[]; };
+layout(set = 0, binding = 3) uniform samplerBuffer C_IN;  // C as texels (ACC_TEXELS)
 layout(push_constant) uniform P {
     uint m, n, k;           // this block
     uint lda4, ldb4;        // row strides of A and of B as stored, in texels
@@ -137,13 +141,17 @@ void main() {
         }
     }
     if (col4 >= ncol4) return;
+    // a lane-varying storage-buffer load is a scalar loop over the lanes on lavapipe (as the
+    // store is); a texel fetch takes 8 lanes' texels at once
     [[unroll]] for (int r = 0; r < ROWS; r++) {
         if (row0 + r >= m) break;
         uint base = p.c_base + uint(b) * p.c_bstride + uint(row0 + r) * p.ldc + uint(col4) * 4u;
+        vec4 v = p.alpha * acc[r];
+        if (ACC_TEXELS) v += texelFetch(C_IN, int(base >> 2));
         [[unroll]] for (int j = 0; j < 4; j++) {
             if (col4 * 4 + j >= int(p.n)) break;
-            float v = p.alpha * acc[r][j];
-            c[base + uint(j)] = p.accumulate != 0u ? c[base + uint(j)] + v : v;
+            bool add = !ACC_TEXELS && p.accumulate != 0u;
+            c[base + uint(j)] = add ? c[base + uint(j)] + v[j] : v[j];
         }
     }
 }

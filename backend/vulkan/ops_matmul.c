@@ -247,7 +247,7 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
         float alpha;
     } pc = {(uint32_t)ch->mc, (uint32_t)ch->nc, (uint32_t)ch->kc, 0, 0, (uint32_t)d->n, 0, 0, 0,
             (uint32_t)d->c_bstride, accumulate, mp->alpha};
-    vkft_vk_arg args[3];
+    vkft_vk_arg args[4];
     uint32_t unused;
     if (p->pack_a) {
         int64_t kcp = up4(ch->kc);
@@ -276,11 +276,21 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
     strides_c(p, s);
     args[2] = block_arg(call->out[0], (uint64_t)(ch->b0 * s[DB] + ch->m0 * s[DM] + ch->n0),
                         span(s, cs), 4, &pc.c_base);
-    uint32_t spec[4] = {CPU_ROWS, p->wg, !p->pack_b && d->trans_b, !p->pack_a && d->trans_a};
+    /* accumulating into C whose rows are whole texels: its old values are read through a
+     * texel view of the same bytes (binding 3; otherwise a placeholder, A's view) */
+    bool acc_texels = accumulate && pc.c_base == 0 && d->n % 4 == 0 && d->c_bstride % 4 == 0 &&
+                      args[2].range / 16 <= vkft_vk_max_texels(rec);
+    args[3] = args[0];
+    if (acc_texels) {
+        args[3] = args[2];
+        args[3].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
+    }
+    uint32_t spec[5] = {CPU_ROWS, p->wg, !p->pack_b && d->trans_b, !p->pack_a && d->trans_a,
+                        acc_texels};
     uint64_t gx = ((uint64_t)(ch->nc + 3) / 4 + p->wg - 1) / p->wg;
     uint64_t gy = ((uint64_t)ch->mc + CPU_ROWS - 1) / CPU_ROWS;
-    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 4, args,
-                            3, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy, (uint32_t)ch->nb,
+    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 5, args,
+                            4, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy, (uint32_t)ch->nb,
                             err);
 }
 

@@ -184,6 +184,9 @@ static void test_forward(test_env *env) {
     c0.trans_b = true;
     c0.b_dtype = VKFT_BF16;
     run_case(env, &c0);
+    /* C0 whose rows are whole texels (n % 4 == 0): the CPU-shaped kernel reads it as texels */
+    mm_case c0t = {.m = 37, .n = 64, .k = 50, .b_dtype = VKFT_F32, .c0 = true, .alpha = 0.5f};
+    run_case(env, &c0t);
     /* batched 3-D and 4-D, every transpose */
     for (int t = 0; t < 4; t++) {
         mm_case b3 = {.nbatch = 1, .batch = {3}, .m = 13, .n = 20, .k = 36, .trans_a = t & 1,
