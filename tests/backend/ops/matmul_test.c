@@ -223,6 +223,10 @@ static void test_plain_variant(test_env *env) {
     c = (mm_case){.nbatch = 1, .batch = {2}, .m = 17, .n = 33, .k = 65, .trans_a = true,
                   .trans_b = true, .b_dtype = VKFT_F16, .c0 = true, .alpha = 1};
     run_case(env, &c);
+    /* A transposed with m % 4 == 0 (packed for this variant) and C0 read as texels */
+    c = (mm_case){.m = 36, .n = 20, .k = 45, .trans_a = true, .b_dtype = VKFT_F32, .c0 = true,
+                  .alpha = 0.5f};
+    run_case(env, &c);
     vkft_vk_matmul_force_plain(env->vk, false);
 }
 
