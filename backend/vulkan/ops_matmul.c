@@ -23,6 +23,9 @@ enum { DB, DM, DN, DK, ND };                /* chunked dims: batch, m, n, k */
  * and took lavapipe ~4 s instead of ~1 s to compile each specialisation) and the widest
  * workgroup (16: fewer idle lanes in the last column group than 64, otherwise the same speed) */
 enum { CPU_ROWS = 32, CPU_WG = 16 };
+/* a chunk of at most CPU_ROWS_SMALL rows (LoRA's rank-16 weight gradients) gets invocations of
+ * that many rows: 32 would compute the 16 rows twice over */
+enum { CPU_ROWS_SMALL = 16 };
 enum { GPU_BM = 64, GPU_BN = 64, GPU_BK = 16, GPU_TM = 4, GPU_TN = 4 };
 
 void vkft_vk_matmul_force_plain(vkft_device *dev, bool on) {
@@ -285,10 +288,11 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
         args[3] = args[2];
         args[3].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
     }
-    uint32_t spec[5] = {CPU_ROWS, p->wg, !p->pack_b && d->trans_b, !p->pack_a && d->trans_a,
+    uint32_t rows = ch->mc <= CPU_ROWS_SMALL ? CPU_ROWS_SMALL : CPU_ROWS;
+    uint32_t spec[5] = {rows, p->wg, !p->pack_b && d->trans_b, !p->pack_a && d->trans_a,
                         acc_texels};
     uint64_t gx = ((uint64_t)(ch->nc + 3) / 4 + p->wg - 1) / p->wg;
-    uint64_t gy = ((uint64_t)ch->mc + CPU_ROWS - 1) / CPU_ROWS;
+    uint64_t gy = ((uint64_t)ch->mc + rows - 1) / rows;
     return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 5, args,
                             4, &pc, sizeof pc, (uint32_t)gx, (uint32_t)gy, (uint32_t)ch->nb,
                             err);
