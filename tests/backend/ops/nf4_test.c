@@ -264,6 +264,19 @@ static void test_vk_exact(test_env *env) {
     free_all(in, 4);
 }
 
+/* A random [n, k] weight *w, its NF4 code q (4 tensors, quantized on the CPU) and, returned, its
+ * dequantization: the operands of the MATMUL_NF4 cases. */
+static test_io nf4_weight(test_env *env, int64_t n, int64_t k, test_io *w, test_io q[4]) {
+    int64_t ws[2] = {n, k};
+    *w = rand_weight(2, ws);
+    packed_desc(n * k, q);
+    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_QUANTIZE, NULL, w, 1, q, 4, NULL), env->cpu);
+    test_io wd = {.dtype = VKFT_F32, .ndim = 2, .shape = {n, k}};
+    vkft_shape_params sp = {.ndim = 2, .shape = {n, k}};
+    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_DEQUANTIZE, &sp, q, 4, &wd, 1, NULL), env->cpu);
+    return wd;
+}
+
 /*
  * MATMUL_NF4 on W [n, k] and A [rows, red] (red = trans ? n : k), optionally batched and with
  * C0. Against MATMUL on the dequantised W (CPU, both OpenBLAS: only the blocking differs:
@@ -273,13 +286,8 @@ static void test_vk_exact(test_env *env) {
  */
 static void test_matmul(test_env *env, int64_t batch, int64_t rows, int64_t n, int64_t k,
                         bool trans, bool c0, bool grad) {
-    int64_t red = trans ? n : k, cols = trans ? k : n, ws[2] = {n, k};
-    test_io w = rand_weight(2, ws), q[4];
-    packed_desc(n * k, q);
-    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_QUANTIZE, NULL, &w, 1, q, 4, NULL), env->cpu);
-    test_io wd = {.dtype = VKFT_F32, .ndim = 2, .shape = {n, k}};
-    vkft_shape_params sp = {.ndim = 2, .shape = {n, k}};
-    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_DEQUANTIZE, &sp, q, 4, &wd, 1, NULL), env->cpu);
+    int64_t red = trans ? n : k, cols = trans ? k : n;
+    test_io w, q[4], wd = nf4_weight(env, n, k, &w, q);
     int nd = batch > 1 ? 3 : 2;
     int64_t as[3] = {batch, rows, red}, ys[3] = {batch, rows, cols};
     test_io in[6] = {test_io_new(VKFT_F32, nd, as + 3 - nd), q[0], q[1], q[2], q[3]};
@@ -438,13 +446,8 @@ static void test_cd_rounding(test_env *env, vkft_dtype cd) {
  */
 static void test_matmul_cd(test_env *env, int64_t rows, int64_t n, int64_t k, bool trans,
                            bool c0, vkft_dtype cd) {
-    int64_t red = trans ? n : k, cols = trans ? k : n, ws[2] = {n, k};
-    test_io w = rand_weight(2, ws), q[4];
-    packed_desc(n * k, q);
-    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_QUANTIZE, NULL, &w, 1, q, 4, NULL), env->cpu);
-    test_io wd = {.dtype = VKFT_F32, .ndim = 2, .shape = {n, k}};
-    vkft_shape_params sp = {.ndim = 2, .shape = {n, k}};
-    CHECK_OK(test_run_op(env->cpu, VKFT_OP_NF4_DEQUANTIZE, &sp, q, 4, &wd, 1, NULL), env->cpu);
+    int64_t red = trans ? n : k, cols = trans ? k : n;
+    test_io w, q[4], wd = nf4_weight(env, n, k, &w, q);
     int64_t as[2] = {rows, red}, ys[2] = {rows, cols};
     test_io in[6] = {test_io_new(VKFT_F32, 2, as), q[0], q[1], q[2], q[3]};
     test_fill_normal(&rng, in[0].data, test_io_numel(&in[0]), 1.0f);
