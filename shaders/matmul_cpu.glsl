@@ -22,7 +22,10 @@
 //   - edges: rows and columns past the block are clamped on load and skipped on store; the
 //     last K block (< 32) clamps its fetches and zeroes the values past K (selects: an `if`
 //     costs lavapipe exec masks and doubled the compile time), and skips the steps wholly
-//     past K. Accumulation order is fixed (k ascending): deterministic.
+//     past K. Accumulation order is fixed (k ascending): deterministic;
+//   - stores: a lane-varying storage-buffer store is a loop over the lanes on lavapipe, one
+//     loop per store instruction, so C's whole texels are stored as vec4s (STORE_TEXELS: 4x
+//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster).
 #extension GL_EXT_control_flow_attributes : require
 #if USE_SHUFFLE
 #extension GL_KHR_shader_subgroup_basic : require
@@ -37,9 +40,13 @@ layout(constant_id = 3) const bool TRANS_A = false;  // A stored [k, m] (USE_SHU
 // C += alpha A B with C's old values read through C_IN, C's rows as whole texels (a constant:
 // lavapipe runs a call under an `if` even when no lane takes it)
 layout(constant_id = 4) const bool ACC_TEXELS = false;
+// C's rows and the block's columns are whole texels: a lane stores its 4 values as one vec4
+// (lavapipe runs one loop over the lanes per store instruction: a vec4 is one loop, not four)
+layout(constant_id = 5) const bool STORE_TEXELS = false;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
 layout(set = 0, binding = 2) buffer C { float c[]; };
+layout(set = 0, binding = 2) buffer C4 { vec4 c4[]; };  // the same buffer (STORE_TEXELS)
 layout(set = 0, binding = 3) uniform samplerBuffer C_IN;  // C as texels (ACC_TEXELS)
 layout(push_constant) uniform P {
     uint m, n, k;           // this block
@@ -48,6 +55,7 @@ layout(push_constant) uniform P {
     uint a_bstride4, b_bstride4, c_bstride;  // between batches (texels, texels, floats)
     uint accumulate;        // 1: C += alpha A B; 0: C = alpha A B
     float alpha;
+    uint rows_in_x;         // 1: workgroup x runs along the rows (m), y along n; 0: the reverse
 } p;
 
 // Rows whose accumulators stay in registers during a step's products; quads (4 k) per step
@@ -62,8 +70,10 @@ vec4 zero_past(vec4 x, int q, int kt) {
 
 void main() {
     int ncol4 = int(p.n + 3u) >> 2;
-    int col4 = int(gl_WorkGroupID.x) * WG + int(gl_LocalInvocationID.x);
-    int row0 = int(gl_WorkGroupID.y) * ROWS, b = int(gl_WorkGroupID.z);
+    uint gcol = p.rows_in_x != 0u ? gl_WorkGroupID.y : gl_WorkGroupID.x;
+    uint grow = p.rows_in_x != 0u ? gl_WorkGroupID.x : gl_WorkGroupID.y;
+    int col4 = int(gcol) * WG + int(gl_LocalInvocationID.x);
+    int row0 = int(grow) * ROWS, b = int(gl_WorkGroupID.z);
     int ldb4 = int(p.ldb4), m = int(p.m), k = int(p.k);
 #if USE_SHUFFLE
     int lane = int(gl_SubgroupInvocationID & 7u);
@@ -148,6 +158,10 @@ void main() {
         uint base = p.c_base + uint(b) * p.c_bstride + uint(row0 + r) * p.ldc + uint(col4) * 4u;
         vec4 v = p.alpha * acc[r];
         if (ACC_TEXELS) v += texelFetch(C_IN, int(base >> 2));
+        if (STORE_TEXELS) {
+            c4[base >> 2] = v;
+            continue;
+        }
         [[unroll]] for (int j = 0; j < 4; j++) {
             if (col4 * 4 + j >= int(p.n)) break;
             bool add = !ACC_TEXELS && p.accumulate != 0u;
