@@ -17,9 +17,10 @@ layout(set = 0, binding = 1) uniform samplerBuffer Gi;
 layout(set = 0, binding = 2) uniform samplerBuffer Mi;
 layout(set = 0, binding = 3) uniform samplerBuffer Vi;
 layout(set = 0, binding = 4) readonly buffer H { float hyper[]; };   // lr, step, grad_scale
-layout(set = 0, binding = 5) writeonly buffer Po { float p_out[]; };
-layout(set = 0, binding = 6) writeonly buffer Mo { float m_out[]; };
-layout(set = 0, binding = 7) writeonly buffer Vo { float v_out[]; };
+// vec4 outputs: lavapipe stores with one loop over the lanes per store instruction
+layout(set = 0, binding = 5) writeonly buffer Po { vec4 p_out[]; };
+layout(set = 0, binding = 6) writeonly buffer Mo { vec4 m_out[]; };
+layout(set = 0, binding = 7) writeonly buffer Vo { vec4 v_out[]; };
 layout(push_constant) uniform P {
     uint n4;    // texels in this chunk
     float beta1, beta2, eps, weight_decay;
@@ -42,10 +43,8 @@ void main() {
         vec4 v = p.beta2 * texelFetch(Vi, int(i)) + one_b2 * (g * g);
         vec4 denom = sqrt(v) / bc2_sqrt + p.eps;
         vec4 pn = pv - step_size * (m / denom);
-        for (uint c = 0u; c < 4u; c++) {
-            p_out[4u * i + c] = pn[c];
-            m_out[4u * i + c] = m[c];
-            v_out[4u * i + c] = v[c];
-        }
+        p_out[i] = pn;
+        m_out[i] = m;
+        v_out[i] = v;
     }
 }

@@ -18,7 +18,7 @@ layout(set = 0, binding = 2) uniform samplerBuffer V;
 layout(set = 0, binding = 3) uniform samplerBuffer PK;     // q when there is no prefix
 layout(set = 0, binding = 4) uniform samplerBuffer PV;
 layout(set = 0, binding = 5) readonly buffer M { float mask[]; };  // q when there is no mask
-layout(set = 0, binding = 6) writeonly buffer O { float o[]; };
+layout(set = 0, binding = 6) writeonly buffer O { vec4 o4[]; };  // rows start on a texel (qs % 4 == 0)
 layout(set = 0, binding = 7) writeonly buffer L { float lse[]; };
 
 vec4 qv[R * NT], acc[R * NT], sc[R];
@@ -113,11 +113,7 @@ void main() {
         [[unroll]] for (uint s = 0u; s < NT; s++) {
             if (!slot_valid(s)) continue;
             uint e = base + 4u * (lane + 8u * s);
-            vec4 v = acc[r * NT + s] * inv;
-            o[e] = v.x;
-            o[e + 1u] = v.y;
-            o[e + 2u] = v.z;
-            o[e + 3u] = v.w;
+            o4[e >> 2] = acc[r * NT + s] * inv;   // one store loop for 4 floats on lavapipe
         }
         if (lane == 0u)
             lse[p.ls + (b * p.nh + h) * p.T + t] =

@@ -18,7 +18,7 @@
 
 layout(local_size_x = 8) in;
 layout(constant_id = 0) const uint HD = 64;     // head dim D, a multiple of 4
-layout(constant_id = 1) const uint R = 8;       // rows per workgroup
+layout(constant_id = 1) const uint R = 8;       // rows per workgroup, a multiple of 4
 const uint D4 = HD / 4u;                        // texels per row
 const uint NT = (D4 + 7u) / 8u;                 // texel slots per lane
 const uint KB = 32u;                            // rows of a column block (8 lanes x 4)

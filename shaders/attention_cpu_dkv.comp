@@ -22,9 +22,11 @@ layout(set = 0, binding = 3) uniform samplerBuffer V;     // v, or prefix_v
 layout(set = 0, binding = 4) readonly buffer M { float mask[]; };  // q when there is no mask
 layout(set = 0, binding = 5) readonly buffer L { float lse[]; };
 layout(set = 0, binding = 6) readonly buffer DS { float dsum[]; };
-layout(set = 0, binding = 7) buffer DK { float dk[]; };
-layout(set = 0, binding = 8) buffer DV { float dv[]; };
-layout(set = 0, binding = 9) writeonly buffer DSC { float dsc[]; };   // q when lds == 0
+// dk, dv rows start on a texel (ks % 4 == 0): vec4 accesses, one load/store loop per 4 floats
+// on lavapipe instead of four
+layout(set = 0, binding = 7) buffer DK { vec4 dk4[]; };
+layout(set = 0, binding = 8) buffer DV { vec4 dv4[]; };
+layout(set = 0, binding = 9) writeonly buffer DSC { vec4 dsc4[]; };   // q when lds == 0
 
 vec4 kv[R * NT], vv[R * NT], dka[R * NT], dva[R * NT], sc[R], dp[R];
 bool kept[R];
@@ -81,11 +83,21 @@ void query_block(uint b, uint h, uint t0) {
         }
         sc[r] = pr;
         dp[r] = pr * (dp[r] - d4);
-        if (p.lds == 0u || uint(j) >= p.nkeys) continue;
-        uint col = (p.prefix != 0u ? 0u : p.ds_pre) + uint(j);
-        [[unroll]] for (uint c = 0u; c < 4u; c++) {
-            uint t = t0 + 4u * lane + c;
-            if (t < p.T) dsc[((b * p.nh + h) * p.T + t) * p.lds + col] = dp[r][c];
+    }
+    // dS into the scratch, 4 keys per store (one store loop on lavapipe instead of 4): the
+    // scratch rows are padded to whole texels (lds, ds_pre multiples of 4, j0 of R), keys past
+    // nkeys get zeros there (attention_cpu_dq masks them anyway)
+    if (p.lds != 0u) {
+        uint col0 = (p.prefix != 0u ? 0u : p.ds_pre) + j0;
+        [[unroll]] for (uint r0 = 0u; r0 < R; r0 += 4u) {
+            if (j0 + r0 >= p.nkeys) break;
+            [[unroll]] for (uint c = 0u; c < 4u; c++) {
+                uint t = t0 + 4u * lane + c;
+                vec4 v;
+                [[unroll]] for (uint i = 0u; i < 4u; i++)
+                    v[i] = j0 + r0 + i < p.nkeys ? dp[r0 + i][c] : 0.0;
+                if (t < p.T) dsc4[(((b * p.nh + h) * p.T + t) * p.lds + col0 + r0) >> 2] = v;
+            }
         }
     }
     uint nsrc = min(8u, (p.T - t0 + 3u) / 4u);
@@ -137,10 +149,12 @@ void main() {
             if (!slot_valid(s)) continue;
             uint e = base + 4u * (lane + 8u * s);
             vec4 a = dka[r * NT + s] * p.scale, w = dva[r * NT + s];
-            [[unroll]] for (uint c = 0u; c < 4u; c++) {
-                dk[e + c] = p.accumulate != 0u ? dk[e + c] + a[c] : a[c];
-                dv[e + c] = p.accumulate != 0u ? dv[e + c] + w[c] : w[c];
+            if (p.accumulate != 0u) {
+                a += dk4[e >> 2];
+                w += dv4[e >> 2];
             }
+            dk4[e >> 2] = a;
+            dv4[e >> 2] = w;
         }
     }
 }

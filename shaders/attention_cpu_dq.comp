@@ -22,7 +22,7 @@ layout(set = 0, binding = 5) uniform samplerBuffer PV;
 layout(set = 0, binding = 6) readonly buffer M { float mask[]; };  // q when there is no mask
 layout(set = 0, binding = 7) uniform samplerBuffer O;
 layout(set = 0, binding = 8) readonly buffer L { float lse[]; };
-layout(set = 0, binding = 9) writeonly buffer DQ { float dq[]; };
+layout(set = 0, binding = 9) writeonly buffer DQ { vec4 dq4[]; };  // rows start on a texel
 layout(set = 0, binding = 10) writeonly buffer DS { float dsum[]; };
 layout(set = 0, binding = 11) uniform samplerBuffer DSC;   // MODE 2: the dS scratch
 layout(constant_id = 2) const uint MODE = 0;
@@ -143,11 +143,7 @@ void main() {
         [[unroll]] for (uint s = 0u; s < NT; s++) {
             if (!slot_valid(s)) continue;
             uint e = base + 4u * (lane + 8u * s);
-            vec4 v = acc[r * NT + s] * p.scale;
-            dq[e] = v.x;
-            dq[e + 1u] = v.y;
-            dq[e + 2u] = v.z;
-            dq[e + 3u] = v.w;
+            dq4[e >> 2] = acc[r * NT + s] * p.scale;   // one store loop for 4 floats on lavapipe
         }
     }
 }

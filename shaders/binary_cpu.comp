@@ -11,7 +11,7 @@
 layout(local_size_x = 64) in;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
-layout(set = 0, binding = 2) writeonly buffer O { float o[]; };
+layout(set = 0, binding = 2) writeonly buffer O { vec4 o4[]; };
 layout(push_constant) uniform P {
     uint n4;         // texels in this dispatch
     uint kind;       // 0 add, 1 sub, 2 mul, 3 div
@@ -25,5 +25,5 @@ void main() {
     else if (p.kind == 1u) z = x - y;
     else if (p.kind == 2u) z = x * y;
     else z = x / y;
-    for (uint c = 0u; c < 4u; c++) o[4u * i + c] = z[c];
+    o4[i] = z;   // one store loop over the lanes for 4 floats on lavapipe, not four
 }
