@@ -3,7 +3,9 @@
  *
  * GELU, GELU_ERF, SILU, SWIGLU, RELU, TANH and their backwards are elementwise: every tensor has
  * one shape, so a big one (an MLP activation [tokens, 4 * hidden] can pass 128 MiB) is split
- * into chunks of elements bound at the same offsets in every tensor.
+ * into chunks of elements bound at the same offsets in every tensor. On CPU-shaped drivers
+ * (lavapipe) the whole texels of a chunk run activation_cpu.comp (texel loads, vec4 stores:
+ * 2-6x faster there: docs/performance.md), when every tensor starts on 16 bytes.
  *
  * SOFTMAX and its backward: one workgroup per row, lane partials combined in a fixed tree, so
  * two runs give identical bits and a row's result does not depend on the chunking. Split path:
@@ -13,27 +15,59 @@
 #include "vulkan/vk_ops.h"
 
 #define ACT_WG 64
+#define ACT_CPU_TEXELS (64 * 4)   /* texels per workgroup of activation_cpu.comp */
 
+/* Tensor i of the five bindings: absent inputs bind in[0], an absent second output binds
+ * out[0] (never read or written). */
+static const vkft_tensor *act_tensor(const vkft_op_call *call, int i) {
+    if (i < 3) return i < call->n_in ? call->in[i] : call->in[0];
+    return i - 3 < call->n_out ? call->out[i - 3] : call->out[0];
+}
+
+/* Elements [e0, e0 + m) through activation.comp (storage buffers, any count). */
+static vkft_status act_plain(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
+                             uint64_t e0, uint64_t m, vkft_err *err) {
+    uint32_t spec[1] = {kind};
+    vkft_vk_arg args[5];
+    for (int i = 0; i < 5; i++)
+        args[i] = (vkft_vk_arg){.t = act_tensor(call, i), .offset = e0 * 4, .range = m * 4};
+    struct { uint32_t n; } pc = {(uint32_t)m};
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, (m + ACT_WG - 1) / ACT_WG, &gx, &gy);
+    return vkft_vk_dispatch(rec, "activation", spec, 1, args, 5, &pc, sizeof pc, gx, gy, 1, err);
+}
+
+/* Elements [e0, e0 + m4) (m4 a multiple of 4) through activation_cpu.comp: inputs as RGBA32F
+ * texel views, outputs as vec4 storage views. */
+static vkft_status act_texel(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
+                             uint64_t e0, uint64_t m4, vkft_err *err) {
+    uint32_t spec[1] = {kind};
+    vkft_vk_arg args[5];
+    for (int i = 0; i < 5; i++)
+        args[i] = (vkft_vk_arg){.t = act_tensor(call, i), .offset = e0 * 4, .range = m4 * 4,
+                                .texel_format = i < 3 ? VK_FORMAT_R32G32B32A32_SFLOAT
+                                                      : VK_FORMAT_UNDEFINED};
+    struct { uint32_t n4; } pc = {(uint32_t)(m4 / 4)};
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, (pc.n4 + ACT_CPU_TEXELS - 1) / ACT_CPU_TEXELS, &gx, &gy);
+    return vkft_vk_dispatch(rec, "activation_cpu", spec, 1, args, 5, &pc, sizeof pc, gx, gy, 1,
+                            err);
+}
+
+/* CPU-shaped drivers take the texel kernel for the whole texels of each chunk when every tensor
+ * starts on 16 bytes (the rest, < 4 elements, through activation.comp); GPUs and unaligned
+ * tensors take activation.comp for everything. */
 static vkft_status act(vkft_vk_rec *rec, const vkft_op_call *call, uint32_t kind,
                        vkft_err *err) {
     uint64_t n = (uint64_t)vkft_desc_numel(&call->out[0]->desc);
-    uint64_t chunk = vkft_vk_chunk_elems(rec, 4);
-    uint32_t spec[1] = {kind};
-    for (uint64_t e0 = 0; e0 < n; e0 += chunk) {
-        uint64_t m = n - e0 < chunk ? n - e0 : chunk;
-        vkft_vk_arg args[5];
-        for (int i = 0; i < 5; i++) {
-            /* absent inputs bind in[0], an absent second output binds out[0]; never read */
-            const vkft_tensor *t = i < 3 ? (i < call->n_in ? call->in[i] : call->in[0])
-                                         : (i - 3 < call->n_out ? call->out[i - 3]
-                                                                : call->out[0]);
-            args[i] = (vkft_vk_arg){.t = t, .offset = e0 * 4, .range = m * 4};
-        }
-        struct { uint32_t n; } pc = {(uint32_t)m};
-        uint32_t gx, gy;
-        vkft_vk_grid(rec, (m + ACT_WG - 1) / ACT_WG, &gx, &gy);
-        vkft_status st = vkft_vk_dispatch(rec, "activation", spec, 1, args, 5, &pc, sizeof pc, gx,
-                                          gy, 1, err);
+    uint64_t chunk = vkft_vk_chunk_elems(rec, 4), tchunk = vkft_vk_texel_chunk_elems(rec);
+    bool texel = tchunk > 0;
+    for (int i = 0; i < 5; i++) texel = texel && vkft_vk_texel_aligned(act_tensor(call, i));
+    if (texel) chunk = tchunk;
+    for (uint64_t c0 = 0; c0 < n; c0 += chunk) {
+        uint64_t cm = n - c0 < chunk ? n - c0 : chunk, m4 = texel ? cm - cm % 4 : 0;
+        vkft_status st = m4 ? act_texel(rec, call, kind, c0, m4, err) : VKFT_OK;
+        if (!st && cm > m4) st = act_plain(rec, call, kind, c0 + m4, cm - m4, err);
         if (st) return st;
     }
     return VKFT_OK;

@@ -29,6 +29,9 @@
  * The CPU's tanh against tanh() in double: rtol 4e-7 (Cephes quotes 2.9e-7 peak for its tanhf
  * polynomial; measured 1.5e-7 over the points above), atol 1e-30.
  * Rows of 32001 do not fit the (split) run's 4 KiB range: there Vulkan must refuse cleanly.
+ * Elementwise sizes: with VKFT_KERNEL=cpu the whole texels of each chunk run the texel-fed
+ * activation_cpu.comp and a remainder of 1-3 elements activation.comp (7, 15, 4773, 1542: both;
+ * 1: only the remainder; 352256: whole texels only; 4773: a partly filled last workgroup).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -411,6 +414,8 @@ int main(void) {
     test_elementwise(&env, 1, (int64_t[]){7});
     test_elementwise(&env, 3, (int64_t[]){3, 1, 5});
     test_elementwise(&env, 2, (int64_t[]){37, 129});   /* 19 KB: split into 5 chunks */
+    test_elementwise(&env, 2, (int64_t[]){256, 1376});  /* the bench's MLP width */
+    test_elementwise(&env, 2, (int64_t[]){3, 514});    /* 1542: 385 texels + 2 */
     test_gelu_erf_grid(&env);
     test_softmax(&env, 2, (int64_t[]){3, 1});
     test_softmax(&env, 2, (int64_t[]){5, 7});

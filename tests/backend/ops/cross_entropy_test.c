@@ -3,7 +3,10 @@
  * log-softmax in this file, Vulkan against the CPU (and two Vulkan runs bit-identical), the
  * backward against central finite differences of loss_sum, the split path (VKFT_MAX_BUFFER_RANGE
  * =4096: shapes with V <= 1000 whose logits pass 4 KiB, N > 512 so the row partials split too),
- * and bad shapes / dtypes.
+ * and bad shapes / dtypes. Run under VKFT_KERNEL=cpu and =gpu: on CPU-shaped drivers rows of
+ * whole texels (V % 4 == 0: 1000, 300, 32000 through their 8-texel steps and one-texel tails;
+ * 36, 64, 8, 4 through the tails only) take the texel kernels (cross_entropy*_cpu.comp, 8 lanes
+ * a row) and the other V (3, 1, 777, 50, 7) the storage-buffer kernels.
  *
  * Tolerances (with their reasons):
  *   CPU vs double: the CPU sums expf in double, so its lse is within ~2 ulps of the exact value:
@@ -260,6 +263,13 @@ int main(void) {
         {"N=1 V=777", 1, 777, 2.0f, false, false, 0, 0, false, -100},
         {"all rows ignored", 9, 50, 1.0f, false, true, 0, 0, true, -100},
         {"ignore_index 3", 40, 7, 1.0f, false, false, 0, 0, false, 3},
+        /* whole texels: 9 texels per row (tails only); split: 28 rows per chunk, 37 chunks */
+        {"1024x36 weights, ignored and out-of-range labels", 1024, 36, 2.0f, false, true, 6, 11,
+         false, -100},
+        {"all rows ignored V=64", 9, 64, 1.0f, false, true, 0, 0, true, -100},
+        {"ignore_index 3 V=8", 40, 8, 1.0f, false, false, 0, 0, false, 3},
+        /* one texel per row: lanes 1..7 hold no logits */
+        {"V=4 large logits", 33, 4, 100.0f, true, true, 5, 0, false, -100},
         /* the vocabulary of Llama: the row (128 KB) does not fit the tiny range, so its split run
          * checks only the CPU against double */
         {"V=32000", 3, 32000, 2.0f, false, true, 0, 0, false, -100},

@@ -1,12 +1,17 @@
 /*
  * rmsnorm, layernorm and their backward ops: known values, Vulkan vs CPU (odd H 1, 7, 33, 4095,
- * a long row, more rows than one dw block), gradients of x, w, b vs finite differences, the
- * split path (rows in chunks under a tiny buffer range; a row that cannot fit must fail with
- * VKFT_ERR_LIMIT), and bad input.
+ * a long row, more rows than one dw block, the benchmark model's [1024 x 512] and an MLP-wide
+ * [1024 x 1376]), gradients of x, w, b vs finite differences, the split path (rows in chunks
+ * under a tiny buffer range; a row that cannot fit must fail with VKFT_ERR_LIMIT), and bad input.
+ * Both kernel families run (meson: VKFT_KERNEL=cpu / gpu). The CPU-shaped (texel) kernels take
+ * H % 4 == 0 (H 4, 20, 36, 64, 512, 1376, 16384; 20 and 36 leave lanes idle at a row's end,
+ * 300 rows end inside a group of 8 in the dw kernel); odd H falls back to the 8-256 lane ones.
  * Tolerances: the CPU sums row statistics in double, Vulkan in f32 (strided lanes, then a tree
- * over at most 256 lanes: about H/256 + 8 roundings, relative error < 1e-5 for H <= 16384), so
- * y, rstd, dx: atol 1e-5 rtol 1e-5 (values are O(1)); dw/db sum over up to 300 rows in f32 in
- * different groupings (blocks of 64 rows on Vulkan): atol 1e-4 rtol 1e-5.
+ * over at most 256 lanes: about H/256 + 8 roundings; texel kernels: H/32 per lane and component,
+ * then 2 + 3: relative error < 1e-5 for H <= 16384), so y, rstd, dx: atol 1e-5 rtol 1e-5
+ * (values are O(1)); dw/db sum over up to 1024 rows in f32 in different groupings (blocks of 64
+ * rows on Vulkan; sums ~sqrt(1024) = 32 in size, f32 error ~32 * 6e-8 * 32 = 6e-5): atol 1e-4
+ * rtol 1e-5.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -170,6 +175,9 @@ int main(void) {
         test_norm(&env, layer, 2, (int64_t[]){300, 20}, layer, true);
         test_norm(&env, layer, 2, (int64_t[]){200, 64}, true, false);
         test_norm(&env, layer, 2, (int64_t[]){1, 16384}, true, false);
+        test_norm(&env, layer, 2, (int64_t[]){6, 36}, layer, true);
+        test_norm(&env, layer, 2, (int64_t[]){1024, 512}, layer, false);
+        test_norm(&env, layer, 2, (int64_t[]){1024, 1376}, true, false);
     }
     test_bad_input(&env);
     return test_finish(&env);

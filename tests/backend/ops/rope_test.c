@@ -3,7 +3,8 @@
  * attention_scaling), Vulkan vs CPU (full and partial rotary, odd D, positions given or
  * pos_offset + t, positions up to 65535 where GPU cos/sin would lose accuracy), backward =
  * inverse rotation, the gradient of x vs finite differences, the split path (tokens in chunks)
- * and bad input.
+ * and bad input. With VKFT_KERNEL=cpu, shapes with R / 2 and D multiples of 4 run the texel-fed
+ * rope_cpu.comp (with pass-through dims: [3 17 1 32] R=16), the others rope.comp.
  * Tolerances: the CPU takes cos/sin from libm (< 1 ulp, as PyTorch), Vulkan from its own
  * reduction + polynomials (~2 ulp); outputs are O(1) sums of two products: atol 1e-6 rtol 1e-6.
  */
@@ -140,6 +141,8 @@ int main(void) {
     test_rope(&env, (int64_t[]){1, 33, 4, 64}, 32, true, 9000, 0, 1.0f);
     test_rope(&env, (int64_t[]){2, 40, 2, 16}, 8, true, 65535, 0, 1.0f);  /* big angles */
     test_rope(&env, (int64_t[]){3, 17, 1, 32}, 8, false, 0, 8190, 1.0f);
+    test_rope(&env, (int64_t[]){2, 9, 3, 12}, 2, false, 0, 0, 0.5f);     /* R/2 % 4 != 0 */
+    test_rope(&env, (int64_t[]){4, 256, 8, 64}, 32, false, 0, 0, 1.0f);  /* the bench's shape */
     test_bad_input(&env);
     return test_finish(&env);
 }
