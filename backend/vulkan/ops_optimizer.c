@@ -32,29 +32,53 @@ static vkft_status sum_partials(vkft_vk_rec *rec, const vkft_tensor *part, uint6
     return st;
 }
 
+/* Blocks of elements [e0, e0 + m) of x, through sum_squares_cpu.comp (texel: m a multiple of
+ * 4, x's texels) or sum_squares.comp, into partials [p0, p0 + blocks). */
+static vkft_status sum_squares_range(vkft_vk_rec *rec, const vkft_tensor *x, uint64_t e0,
+                                     uint64_t m, bool texel, vkft_tensor *part, uint64_t p0,
+                                     vkft_err *err) {
+    uint64_t nb = (m + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+    struct { uint32_t n, p0; } pc = {(uint32_t)(texel ? m / 4 : m), 0};
+    vkft_vk_arg args[2] = {{.t = x, .offset = e0 * 4, .range = m * 4},
+                           vkft_vk_bind_elems(part, p0, nb, 4, &pc.p0)};
+    uint32_t gx, gy;
+    vkft_vk_grid(rec, nb, &gx, &gy);
+    if (texel) {
+        args[0].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
+        uint32_t spec[1] = {SUMSQ_BLOCK / 4};
+        return vkft_vk_dispatch(rec, "sum_squares_cpu", spec, 1, args, 2, &pc, sizeof pc, gx, gy,
+                                1, err);
+    }
+    uint32_t wg = vkft_vk_cpu_shaped(rec) ? 8 : 256, spec[2] = {wg, SUMSQ_BLOCK / wg};
+    return vkft_vk_dispatch(rec, "sum_squares", spec, 2, args, 2, &pc, sizeof pc, gx, gy, 1,
+                            err);
+}
+
+/* On CPU-shaped drivers the whole texels of each chunk go through sum_squares_cpu.comp (texel
+ * fetches instead of one scalar-load loop per float) and a remainder of < 4 elements through
+ * sum_squares.comp; the partials stay in element order, so the sum is deterministic. */
 VKFT_VK_OP(sum_squares) {
     const vkft_tensor *x = call->in[0];
-    uint64_t n = (uint64_t)vkft_desc_numel(&x->desc), chunk = vkft_vk_chunk_elems(rec, 4);
-    uint32_t wg = vkft_vk_cpu_shaped(rec) ? 8 : 256, spec[2] = {wg, SUMSQ_BLOCK / wg};
+    uint64_t n = (uint64_t)vkft_desc_numel(&x->desc), chunk = vkft_vk_texel_chunk_elems(rec);
+    uint32_t sg = vkft_vk_subgroup_size(rec);
+    bool texel = chunk > 0 && vkft_vk_texel_aligned(x) && sg >= 8 &&
+                 rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
+    if (!texel) chunk = vkft_vk_chunk_elems(rec, 4);
     uint64_t total = 0;   /* partials over all chunks */
     for (uint64_t e0 = 0; e0 < n; e0 += chunk) {
-        uint64_t m = n - e0 < chunk ? n - e0 : chunk;
-        total += (m + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+        uint64_t m = n - e0 < chunk ? n - e0 : chunk, m4 = texel ? m - m % 4 : 0;
+        total += (m4 + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK + (m - m4 + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
     }
     vkft_tensor *part;
     int64_t pshape[1] = {(int64_t)total};
     vkft_status st = vkft_vk_scratch(rec, VKFT_F32, 1, pshape, &part, err);
     uint64_t p0 = 0;
     for (uint64_t e0 = 0; !st && e0 < n; e0 += chunk) {
-        uint64_t m = n - e0 < chunk ? n - e0 : chunk, nb = (m + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
-        struct { uint32_t n, p0; } pc = {(uint32_t)m, 0};
-        vkft_vk_arg args[2] = {{.t = x, .offset = e0 * 4, .range = m * 4},
-                               vkft_vk_bind_elems(part, p0, nb, 4, &pc.p0)};
-        uint32_t gx, gy;
-        vkft_vk_grid(rec, nb, &gx, &gy);
-        st = vkft_vk_dispatch(rec, "sum_squares", spec, 2, args, 2, &pc, sizeof pc, gx, gy, 1,
-                              err);
-        p0 += nb;
+        uint64_t m = n - e0 < chunk ? n - e0 : chunk, m4 = texel ? m - m % 4 : 0;
+        if (m4) st = sum_squares_range(rec, x, e0, m4, true, part, p0, err);
+        p0 += (m4 + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
+        if (!st && m > m4) st = sum_squares_range(rec, x, e0 + m4, m - m4, false, part, p0, err);
+        p0 += (m - m4 + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
     }
     if (!st) st = sum_partials(rec, part, total, call->out[0], err);
     return st;

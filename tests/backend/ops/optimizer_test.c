@@ -274,6 +274,8 @@ int main(void) {
     test_sum_squares(&env, cpu1, cpu2, 4, (int64_t[]){3, 5, 7, 11});
     test_sum_squares(&env, cpu1, cpu2, 1, (int64_t[]){4097});
     test_sum_squares(&env, cpu1, cpu2, 2, (int64_t[]){1001, 301});  /* 1.2 MB, 74 blocks */
+    /* whole texels only (lavapipe: all through sum_squares_cpu), a partial last block */
+    test_sum_squares(&env, cpu1, cpu2, 2, (int64_t[]){3, 4100});
     vkft_device_close(cpu1);
     vkft_device_close(cpu2);
     vkft_context_destroy(ctx1);
