@@ -81,21 +81,30 @@ static vkft_vk_arg texel_rows_arg(const vkft_tensor *z, uint64_t v, uint64_t r0,
                          .texel_format = VK_FORMAT_R32G32B32A32_SFLOAT};
 }
 
+/* The forward's per-row bindings of rows [r0, r0 + m), shared by both kernels: labels, weights
+ * (labels again without them), lse and the {loss, weight} partials; *rs and *ps get the
+ * element shifts of the labels and partials bindings. */
+static void bind_row_values(const vkft_op_call *call, const vkft_tensor *part, uint64_t r0,
+                            uint64_t m, uint32_t *rs, uint32_t *ps, vkft_vk_arg args[4]) {
+    const vkft_tensor *labels = call->in[1], *w = call->in[2];
+    uint32_t unused;
+    args[0] = vkft_vk_bind_elems(labels, r0, m, 4, rs);
+    args[1] = vkft_vk_bind_elems(w ? w : labels, r0, m, 4, &unused);
+    args[2] = vkft_vk_bind_elems(call->out[2], r0, m, 4, &unused);
+    args[3] = vkft_vk_bind_elems(part, r0 * 2, m * 2, 4, ps);
+}
+
 /* Rows [r0, r0 + m) through cross_entropy_cpu.comp. */
 static vkft_status forward_texel(vkft_vk_rec *rec, const vkft_op_call *call,
                                  const vkft_tensor *part, uint64_t r0, uint64_t m,
                                  vkft_err *err) {
     const vkft_cross_entropy_params *p = call->params;
-    const vkft_tensor *z = call->in[0], *labels = call->in[1], *w = call->in[2];
+    const vkft_tensor *z = call->in[0], *w = call->in[2];
     uint64_t v = (uint64_t)z->desc.shape[1];
     struct { uint32_t rows, v, rs, ps, has_w; int32_t ignore; } pc = {
         (uint32_t)m, (uint32_t)v, 0, 0, w != NULL, p->ignore_index};
-    uint32_t unused;
-    vkft_vk_arg args[5] = {texel_rows_arg(z, v, r0, m),
-                           vkft_vk_bind_elems(labels, r0, m, 4, &pc.rs),
-                           vkft_vk_bind_elems(w ? w : labels, r0, m, 4, &unused),
-                           vkft_vk_bind_elems(call->out[2], r0, m, 4, &unused),
-                           vkft_vk_bind_elems(part, r0 * 2, m * 2, 4, &pc.ps)};
+    vkft_vk_arg args[5] = {texel_rows_arg(z, v, r0, m)};
+    bind_row_values(call, part, r0, m, &pc.rs, &pc.ps, args + 1);
     uint32_t gx, gy;
     vkft_vk_grid(rec, m, &gx, &gy);
     return vkft_vk_dispatch(rec, "cross_entropy_cpu", NULL, 0, args, 5, &pc, sizeof pc, gx, gy,
@@ -107,16 +116,13 @@ static vkft_status forward_plain(vkft_vk_rec *rec, const vkft_op_call *call,
                                  const vkft_tensor *part, uint64_t r0, uint64_t m,
                                  vkft_err *err) {
     const vkft_cross_entropy_params *p = call->params;
-    const vkft_tensor *z = call->in[0], *labels = call->in[1], *w = call->in[2];
+    const vkft_tensor *z = call->in[0], *w = call->in[2];
     uint64_t v = (uint64_t)z->desc.shape[1];
     struct { uint32_t rows, v, xs, rs, ps, has_w; int32_t ignore; } pc = {
         (uint32_t)m, (uint32_t)v, 0, 0, 0, w != NULL, p->ignore_index};
-    uint32_t unused, spec[1] = {row_workgroup(rec, v)};
-    vkft_vk_arg args[5] = {vkft_vk_bind_elems(z, r0 * v, m * v, 4, &pc.xs),
-                           vkft_vk_bind_elems(labels, r0, m, 4, &pc.rs),
-                           vkft_vk_bind_elems(w ? w : labels, r0, m, 4, &unused),
-                           vkft_vk_bind_elems(call->out[2], r0, m, 4, &unused),
-                           vkft_vk_bind_elems(part, r0 * 2, m * 2, 4, &pc.ps)};
+    uint32_t spec[1] = {row_workgroup(rec, v)};
+    vkft_vk_arg args[5] = {vkft_vk_bind_elems(z, r0 * v, m * v, 4, &pc.xs)};
+    bind_row_values(call, part, r0, m, &pc.rs, &pc.ps, args + 1);
     uint32_t gx, gy;
     vkft_vk_grid(rec, m, &gx, &gy);
     return vkft_vk_dispatch(rec, "cross_entropy", spec, 1, args, 5, &pc, sizeof pc, gx, gy, 1,
