@@ -72,11 +72,8 @@ typedef struct {
 /* True when the CPU-shaped kernels can run head dim d on rec's device: rows start on a texel,
  * texel views may start on any 16-byte boundary, subgroup shuffles over at least 8 lanes. */
 static bool cpu_kernels_fit(vkft_vk_rec *rec, int64_t d) {
-    uint32_t sg = vkft_vk_subgroup_size(rec);
     return vkft_vk_cpu_shaped(rec) && d % 4 == 0 && d <= CPU_MAX_D &&
-           rec->vk->limits.minTexelBufferOffsetAlignment <= 16 && sg >= 8 && sg <= 128 &&
-           (sg & (sg - 1)) == 0 &&
-           rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
+           rec->vk->limits.minTexelBufferOffsetAlignment <= 16 && vkft_vk_shuffle8(rec);
 }
 
 /* Reads shapes from q, k, v, prefix_k, prefix_v, key_mask at call->in[in0..] and picks the

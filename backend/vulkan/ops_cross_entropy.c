@@ -47,12 +47,9 @@ static uint32_t row_workgroup(const vkft_vk_rec *rec, uint64_t v) {
 static uint64_t texel_rows(const vkft_vk_rec *rec, uint64_t v, const vkft_tensor *z,
                            const vkft_tensor *dz, bool shuffles) {
     uint64_t elems = vkft_vk_texel_chunk_elems(rec);
-    uint32_t sg = vkft_vk_subgroup_size(rec);
     if (!elems || !v || v % 4 || !vkft_vk_texel_aligned(z) || (dz && !vkft_vk_texel_aligned(dz)))
         return 0;
-    if (shuffles && (sg < 8 || sg > 128 || (sg & (sg - 1)) ||
-                     rec->vk->dev->info.api_version < VK_API_VERSION_1_1))
-        return 0;
+    if (shuffles && !vkft_vk_shuffle8(rec)) return 0;
     if (elems / 4 > INT32_MAX) elems = (uint64_t)INT32_MAX * 4;
     return elems / v;
 }

@@ -158,8 +158,7 @@ static vkft_status make_plan(vkft_vk_rec *rec, const vkft_op_call *call, plan *p
     const VkPhysicalDeviceLimits *lim = &rec->vk->limits;
     bool texel_ok = lim->minTexelBufferOffsetAlignment <= 16;  /* else every operand is packed */
     uint32_t sg = vkft_vk_subgroup_size(rec);
-    p->shuffle = !rec->vk->force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
-                 rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
+    p->shuffle = !rec->vk->force_plain && vkft_vk_shuffle8(rec);
     /* a workgroup no wider than the columns (narrow outputs would idle most lanes), but at
      * least one subgroup (whole subgroups for the shuffles); a power of two */
     p->wg = p->shuffle ? sg : 8;

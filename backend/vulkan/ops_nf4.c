@@ -187,10 +187,8 @@ VKFT_VK_OP(matmul_nf4) {
                          "storage-buffer range");
     uint64_t mc = min64((lf - 3 - redc) / red + 1, (lf - 3 - colc) / cols + 1);
     mc = min64(min64(mc, m), (uint64_t)rec->vk->limits.maxComputeWorkGroupCount[1] * NF4_ROWS);
-    uint32_t sg = vkft_vk_subgroup_size(rec);
-    bool shuffle = !rec->vk->force_plain && sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
-                   rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
-    uint32_t wg = shuffle ? sg : 8;
+    bool shuffle = !rec->vk->force_plain && vkft_vk_shuffle8(rec);
+    uint32_t wg = shuffle ? vkft_vk_subgroup_size(rec) : 8;
     while (wg < NF4_WG && (uint64_t)wg * 4 < cols) wg *= 2;
     uint32_t cd = p->compute == VKFT_BF16 ? 1 : p->compute == VKFT_F16 ? 2 : 0;
     uint32_t spec[5] = {NF4_ROWS, wg, p->trans, k % 8 == 0, cd};

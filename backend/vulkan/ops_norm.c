@@ -50,8 +50,7 @@ static uint32_t row_workgroup(const vkft_vk_rec *rec, int64_t h) {
  * start on 16 bytes, or subgroup shuffles over 8 lanes are missing. */
 static uint64_t cpu_chunk_elems(const vkft_vk_rec *rec, int64_t h, const vkft_tensor *const *ts,
                                 int n) {
-    uint32_t sg = vkft_vk_subgroup_size(rec);
-    if (h % 4 || sg < 8 || rec->vk->dev->info.api_version < VK_API_VERSION_1_1) return 0;
+    if (h % 4 || !vkft_vk_shuffle8(rec)) return 0;
     for (int i = 0; i < n; i++)
         if (ts[i] && !vkft_vk_texel_aligned(ts[i])) return 0;
     uint64_t e = vkft_vk_texel_chunk_elems(rec), most = (uint64_t)INT32_MAX * 4;

@@ -60,9 +60,7 @@ static vkft_status sum_squares_range(vkft_vk_rec *rec, const vkft_tensor *x, uin
 VKFT_VK_OP(sum_squares) {
     const vkft_tensor *x = call->in[0];
     uint64_t n = (uint64_t)vkft_desc_numel(&x->desc), chunk = vkft_vk_texel_chunk_elems(rec);
-    uint32_t sg = vkft_vk_subgroup_size(rec);
-    bool texel = chunk > 0 && vkft_vk_texel_aligned(x) && sg >= 8 &&
-                 rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
+    bool texel = chunk > 0 && vkft_vk_texel_aligned(x) && vkft_vk_shuffle8(rec);
     if (!texel) chunk = vkft_vk_chunk_elems(rec, 4);
     uint64_t total = 0;   /* partials over all chunks */
     for (uint64_t e0 = 0; e0 < n; e0 += chunk) {

@@ -11,6 +11,12 @@ uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec) {
     return rec->vk->dev->info.subgroup_size ? rec->vk->dev->info.subgroup_size : 1;
 }
 
+bool vkft_vk_shuffle8(const vkft_vk_rec *rec) {
+    uint32_t sg = vkft_vk_subgroup_size(rec);
+    return sg >= 8 && sg <= 128 && (sg & (sg - 1)) == 0 &&
+           rec->vk->dev->info.api_version >= VK_API_VERSION_1_1;
+}
+
 uint64_t vkft_vk_chunk_elems(const vkft_vk_rec *rec, size_t elem_size) {
     uint64_t n = rec->vk->max_range / elem_size;
     uint64_t align = 16 / (elem_size < 16 ? elem_size : 16);

@@ -74,6 +74,9 @@ uint64_t vkft_vk_max_texels(const vkft_vk_rec *rec);
 /* True when the CPU-shaped kernel variants should be used (CPU-backed drivers, or forced). */
 bool vkft_vk_cpu_shaped(const vkft_vk_rec *rec);
 uint32_t vkft_vk_subgroup_size(const vkft_vk_rec *rec);
+/* True when the 8-lane shuffle kernels can run: Vulkan 1.1 subgroups of 8..128 lanes, a power
+ * of two (a workgroup of 8 is then one subgroup or its first 8 lanes). */
+bool vkft_vk_shuffle8(const vkft_vk_rec *rec);
 
 /* Elements of elem_size bytes per chunk of a split dispatch: a chunk's byte range fits the
  * storage-buffer range and every chunk starts 16-byte aligned. */
