@@ -25,7 +25,11 @@
 //     past K. Accumulation order is fixed (k ascending): deterministic;
 //   - stores: a lane-varying storage-buffer store is a loop over the lanes on lavapipe, one
 //     loop per store instruction, so C's whole texels are stored as vec4s (STORE_TEXELS: 4x
-//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster).
+//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster);
+//   - SPLIT_K (N <= 16, LoRA's x A^T: 4 column texels would leave half of each 8 lanes idle):
+//     lanes 4-7 own the same columns as lanes 0-3 and take the second 16 k of every block
+//     (lanes 0-3 the first), so a block is 2 steps, not 4; the halves are added once at the
+//     end (lo + hi on every lane: commutative, so bitwise the same) and lanes 0-3 store.
 #extension GL_EXT_control_flow_attributes : require
 #if USE_SHUFFLE
 #extension GL_KHR_shader_subgroup_basic : require
@@ -43,6 +47,8 @@ layout(constant_id = 4) const bool ACC_TEXELS = false;
 // C's rows and the block's columns are whole texels: a lane stores its 4 values as one vec4
 // (lavapipe runs one loop over the lanes per store instruction: a vec4 is one loop, not four)
 layout(constant_id = 5) const bool STORE_TEXELS = false;
+// lanes 4-7 of each 8 take the second half of every K block (USE_SHUFFLE, !TRANS_A)
+layout(constant_id = 6) const bool SPLIT_K = false;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
 layout(set = 0, binding = 2) buffer C { float c[]; };
@@ -72,11 +78,18 @@ void main() {
     int ncol4 = int(p.n + 3u) >> 2;
     uint gcol = p.rows_in_x != 0u ? gl_WorkGroupID.y : gl_WorkGroupID.x;
     uint grow = p.rows_in_x != 0u ? gl_WorkGroupID.x : gl_WorkGroupID.y;
-    int col4 = int(gcol) * WG + int(gl_LocalInvocationID.x);
+    uint lid = gl_LocalInvocationID.x;
+    // SPLIT_K: lanes 8i + j and 8i + 4 + j own the same column texel
+    int col4 = SPLIT_K ? int(gcol) * (WG / 2) + int(((lid >> 3) << 2) + (lid & 3u))
+                       : int(gcol) * WG + int(lid);
     int row0 = int(grow) * ROWS, b = int(gl_WorkGroupID.z);
     int ldb4 = int(p.ldb4), m = int(p.m), k = int(p.k);
 #if USE_SHUFFLE
     int lane = int(gl_SubgroupInvocationID & 7u);
+    // first k (elements) of this lane's part of a block, and the steps of 8 k a lane runs
+    int khalf = SPLIT_K ? 16 * (lane >> 2) : 0, kspan = SPLIT_K ? 16 : 32;
+#else
+    const int khalf = 0, kspan = 32;
 #endif
     int arow[ROWS], acol[ROWS / 4];
     [[unroll]] for (int r = 0; r < ROWS; r++)
@@ -97,17 +110,17 @@ void main() {
                 av[r] = zero_past(texelFetch(A, arow[r] + k4 + min(lane, last)), lane, kt);
         }
 #endif
-        [[dont_unroll]] for (int h = 0; 4 * QH * h < kt; h++) {
+        [[dont_unroll]] for (int h = 0; 4 * QH * h < min(kt, kspan); h++) {
             vec4 bq[4 * QH];
             if (TRANS_B) {
                 [[unroll]] for (int qq = 0; qq < QH; qq++)
                     [[unroll]] for (int j = 0; j < 4; j++) {
-                        int q = QH * h + qq;
+                        int q = QH * h + qq + (khalf >> 2);
                         bq[4 * qq + j] = zero_past(texelFetch(B, brow[j] + k4 + min(q, last)), q, kt);
                     }
             } else {
                 [[unroll]] for (int kk = 0; kk < 4 * QH; kk++) {
-                    int kr = 4 * QH * h + kk;
+                    int kr = 4 * QH * h + kk + khalf;
                     vec4 t = texelFetch(B, bidx + (kb + min(kr, kt - 1)) * ldb4);
                     bq[kk] = kr < kt ? t : vec4(0.0);
                 }
@@ -126,7 +139,7 @@ void main() {
 #endif
             [[unroll]] for (int r0 = 0; r0 < ROWS; r0 += GROUP)
                 [[unroll]] for (int qq = 0; qq < QH; qq++) {
-                    int q = QH * h + qq;
+                    int q = QH * h + qq + (khalf >> 2);
 #if !USE_SHUFFLE
                     vec4 aq[GROUP];
                     [[unroll]] for (int g = 0; g < GROUP; g++)
@@ -150,6 +163,12 @@ void main() {
                 }
         }
     }
+#if USE_SHUFFLE
+    if (SPLIT_K) {
+        [[unroll]] for (int r = 0; r < ROWS; r++) acc[r] += subgroupShuffleXor(acc[r], 4u);
+        if (lane >= 4) return;
+    }
+#endif
     if (col4 >= ncol4) return;
     // a lane-varying storage-buffer load is a scalar loop over the lanes on lavapipe (as the
     // store is); a texel fetch takes 8 lanes' texels at once

@@ -210,6 +210,19 @@ static void test_forward(test_env *env) {
                      .c0 = t == 1, .alpha = 1};
         run_case(env, &s);
     }
+    /* at most 16 columns and K > 16 (LoRA's x A^T): the CPU-shaped kernel splits every K
+     * block between the two halves of 8 lanes; whole and partial blocks (K tails of 4, 20 and
+     * 8: past the first half), whole texels and not, both B layouts, C0, a batch */
+    static const int64_t narrow[][3] = {{70, 16, 100}, {33, 12, 52}, {9, 13, 40}, {40, 4, 17}};
+    for (size_t s = 0; s < sizeof narrow / sizeof narrow[0]; s++)
+        for (int t = 0; t < 2; t++) {
+            mm_case nc = {.m = narrow[s][0], .n = narrow[s][1], .k = narrow[s][2],
+                          .trans_b = t, .b_dtype = VKFT_F32, .c0 = s == 1, .alpha = 0.5f};
+            run_case(env, &nc);
+        }
+    mm_case nb = {.nbatch = 1, .batch = {3}, .m = 20, .n = 16, .k = 96, .trans_b = true,
+                  .shared_b = true, .b_dtype = VKFT_F32, .alpha = 1};
+    run_case(env, &nb);
     mm_case lin = {.nbatch = 1, .batch = {4}, .m = 25, .n = 60, .k = 64, .trans_b = true,
                    .shared_b = true, .b_dtype = VKFT_BF16, .alpha = 1};
     run_case(env, &lin);
