@@ -21,9 +21,11 @@
  * holds. The reload builds a separate forward-only graph with the same kernels: 1e-6.
  * compute_dtype bf16: each rounding to bf16 of a value that lies within the f32-vs-f64
  * difference of a rounding boundary flips by one bf16 ulp (2^-8 relative) between vkft and the
- * reference. Steps 1 and 2 run on the initial weights (warmup: lr 0 at step 1) and keep the
- * usual 1e-5 / 1e-4 (measured: within them on both devices; bf16 vs f32 compute differs by
- * 4.8e-4 in the loss there, so these steps tell them apart). From step 3 AdamW's normalised
+ * reference. Steps 1 and 2 run on the initial weights (warmup: lr 0 at step 1): 1e-4 on the
+ * loss and 1e-3 on the grad norm there. Such flips alone move the loss by ~2e-5 (measured on
+ * lavapipe at step 2 once its x A^T kernel split K in two halves: 2.1e-5), while bf16 vs f32
+ * compute differs by 4.8e-4 in the loss there, so these steps still tell them apart
+ * (check_bf16_fails_f32). From step 3 AdamW's normalised
  * update turns those tiny gradient differences into lr-sized steps of near-zero gradient
  * entries and the trajectories drift (measured up to 2.4e-4 in the loss and 1.3e-3 in the grad
  * norm on the CPU): 1e-3 and 1e-2 there.
@@ -142,8 +144,8 @@ static bool compare_steps(const char *what, const vkft_json *steps, const run_lo
         worst_loss = fmax(worst_loss, fabs(m->loss - loss) / fabs(loss));
         worst_norm = fmax(worst_norm, fabs(m->grad_norm - norm) / fabs(norm));
         bool drift = bf16 && i >= 2;  /* see the tolerance note at the top */
-        if (!close_rel(m->loss, loss, drift ? 1e-3 : 1e-5) ||
-            !close_rel(m->grad_norm, norm, drift ? 1e-2 : 1e-4) ||
+        if (!close_rel(m->loss, loss, drift ? 1e-3 : bf16 ? 1e-4 : 1e-5) ||
+            !close_rel(m->grad_norm, norm, drift ? 1e-2 : bf16 ? 1e-3 : 1e-4) ||
             !close_rel(m->lr, lr, 1e-6) || m->step != i + 1) {
             if (!quiet)
                 fprintf(stderr, "%s step %d: loss %.7g (want %.7g), grad_norm %.6g (want %.6g), "
