@@ -40,17 +40,20 @@ void key_block(samplerBuffer kt, samplerBuffer vt, bool pre, uint j0, uint jn) {
         keep[c] = j < jn && (pre || p.has_mask == 0u || mask[p.ms + b * p.S + jc] != 0.0);
     }
     [[unroll]] for (uint r = 0u; r < R; r++) sc[r] = vec4(0.0);
-    [[unroll]] for (uint s = 0u; s < NT; s++) {
-        [[dont_unroll]] for (uint src = 0u; src < min(8u, D4 - 8u * s); src++) {
-            uint i = 8u * s + src;
-            vec4 kc[4];
-            [[unroll]] for (uint c = 0u; c < 4u; c++) kc[c] = texelFetch(kt, int(kb[c] + i));
+    [[dont_unroll]] for (uint src = 0u; src < min(8u, D4); src++) {   // see attention_cpu.glsl
+        vec4 kc[4u * NT];
+        [[unroll]] for (uint s = 0u; s < NT; s++)
+            [[unroll]] for (uint c = 0u; c < 4u; c++)
+                kc[4u * s + c] = texelFetch(kt, int(kb[c] + min(8u * s + src, D4 - 1u)));
+        [[unroll]] for (uint s = 0u; s < NT; s++) {
+            bool in_row = 8u * s + src < D4;
             [[unroll]] for (uint r = 0u; r < R; r++) {
                 vec4 q4 = qv[r * NT + s];
-                sc[r] += subgroupShuffle(q4.x, src) * COL4(kc, 0) +
-                         subgroupShuffle(q4.y, src) * COL4(kc, 1) +
-                         subgroupShuffle(q4.z, src) * COL4(kc, 2) +
-                         subgroupShuffle(q4.w, src) * COL4(kc, 3);
+                vec4 d = subgroupShuffle(q4.x, src) * COL4_AT(kc, 4u * s, 0) +
+                         subgroupShuffle(q4.y, src) * COL4_AT(kc, 4u * s, 1) +
+                         subgroupShuffle(q4.z, src) * COL4_AT(kc, 4u * s, 2) +
+                         subgroupShuffle(q4.w, src) * COL4_AT(kc, 4u * s, 3);
+                sc[r] += in_row ? d : vec4(0.0);
             }
         }
     }

@@ -52,24 +52,28 @@ void query_block(uint b, uint h, uint t0) {
         valid[c] = t < p.T && !isinf(l4[c]);   // lse = +INF: the query saw no key
     }
     [[unroll]] for (uint r = 0u; r < R; r++) sc[r] = dp[r] = vec4(0.0);
-    [[unroll]] for (uint s = 0u; s < NT; s++) {
-        [[dont_unroll]] for (uint src = 0u; src < min(8u, D4 - 8u * s); src++) {
-            uint i = 8u * s + src;
-            vec4 qc[4], oc[4];
+    [[dont_unroll]] for (uint src = 0u; src < min(8u, D4); src++) {   // see attention_cpu.glsl
+        vec4 qc[4u * NT], oc[4u * NT];
+        [[unroll]] for (uint s = 0u; s < NT; s++)
             [[unroll]] for (uint c = 0u; c < 4u; c++) {
-                qc[c] = texelFetch(Q, int(qb[c] + i));
-                oc[c] = texelFetch(DO, int(qb[c] + i));
+                uint i = min(8u * s + src, D4 - 1u);
+                qc[4u * s + c] = texelFetch(Q, int(qb[c] + i));
+                oc[4u * s + c] = texelFetch(DO, int(qb[c] + i));
             }
+        [[unroll]] for (uint s = 0u; s < NT; s++) {
+            bool in_row = 8u * s + src < D4;
             [[unroll]] for (uint r = 0u; r < R; r++) {
                 vec4 k4 = kv[r * NT + s], v4 = vv[r * NT + s];
-                sc[r] += subgroupShuffle(k4.x, src) * COL4(qc, 0) +
-                         subgroupShuffle(k4.y, src) * COL4(qc, 1) +
-                         subgroupShuffle(k4.z, src) * COL4(qc, 2) +
-                         subgroupShuffle(k4.w, src) * COL4(qc, 3);
-                dp[r] += subgroupShuffle(v4.x, src) * COL4(oc, 0) +
-                         subgroupShuffle(v4.y, src) * COL4(oc, 1) +
-                         subgroupShuffle(v4.z, src) * COL4(oc, 2) +
-                         subgroupShuffle(v4.w, src) * COL4(oc, 3);
+                vec4 ds = subgroupShuffle(k4.x, src) * COL4_AT(qc, 4u * s, 0) +
+                          subgroupShuffle(k4.y, src) * COL4_AT(qc, 4u * s, 1) +
+                          subgroupShuffle(k4.z, src) * COL4_AT(qc, 4u * s, 2) +
+                          subgroupShuffle(k4.w, src) * COL4_AT(qc, 4u * s, 3);
+                vec4 dd = subgroupShuffle(v4.x, src) * COL4_AT(oc, 4u * s, 0) +
+                          subgroupShuffle(v4.y, src) * COL4_AT(oc, 4u * s, 1) +
+                          subgroupShuffle(v4.z, src) * COL4_AT(oc, 4u * s, 2) +
+                          subgroupShuffle(v4.w, src) * COL4_AT(oc, 4u * s, 3);
+                sc[r] += in_row ? ds : vec4(0.0);
+                dp[r] += in_row ? dd : vec4(0.0);
             }
         }
     }

@@ -55,24 +55,28 @@ void key_block(samplerBuffer kt, samplerBuffer vt, bool pre, uint j0, uint jn) {
         [[unroll]] for (uint r = 0u; r < R; r++) sc[r] = ds_scratch(r, pre, j0);
     } else {
         [[unroll]] for (uint r = 0u; r < R; r++) sc[r] = dp[r] = vec4(0.0);
-        [[unroll]] for (uint s = 0u; s < NT; s++) {
-            [[dont_unroll]] for (uint src = 0u; src < min(8u, D4 - 8u * s); src++) {
-                uint i = 8u * s + src;
-                vec4 kc[4], vc[4];
+        [[dont_unroll]] for (uint src = 0u; src < min(8u, D4); src++) {  // see attention_cpu.glsl
+            vec4 kc[4u * NT], vc[4u * NT];
+            [[unroll]] for (uint s = 0u; s < NT; s++)
                 [[unroll]] for (uint c = 0u; c < 4u; c++) {
-                    kc[c] = texelFetch(kt, int(kb[c] + i));
-                    vc[c] = texelFetch(vt, int(kb[c] + i));
+                    uint i = min(8u * s + src, D4 - 1u);
+                    kc[4u * s + c] = texelFetch(kt, int(kb[c] + i));
+                    vc[4u * s + c] = texelFetch(vt, int(kb[c] + i));
                 }
+            [[unroll]] for (uint s = 0u; s < NT; s++) {
+                bool in_row = 8u * s + src < D4;
                 [[unroll]] for (uint r = 0u; r < R; r++) {
                     vec4 q4 = qv[r * NT + s], d4 = dov[r * NT + s];
-                    sc[r] += subgroupShuffle(q4.x, src) * COL4(kc, 0) +
-                             subgroupShuffle(q4.y, src) * COL4(kc, 1) +
-                             subgroupShuffle(q4.z, src) * COL4(kc, 2) +
-                             subgroupShuffle(q4.w, src) * COL4(kc, 3);
-                    dp[r] += subgroupShuffle(d4.x, src) * COL4(vc, 0) +
-                             subgroupShuffle(d4.y, src) * COL4(vc, 1) +
-                             subgroupShuffle(d4.z, src) * COL4(vc, 2) +
-                             subgroupShuffle(d4.w, src) * COL4(vc, 3);
+                    vec4 ds = subgroupShuffle(q4.x, src) * COL4_AT(kc, 4u * s, 0) +
+                              subgroupShuffle(q4.y, src) * COL4_AT(kc, 4u * s, 1) +
+                              subgroupShuffle(q4.z, src) * COL4_AT(kc, 4u * s, 2) +
+                              subgroupShuffle(q4.w, src) * COL4_AT(kc, 4u * s, 3);
+                    vec4 dd = subgroupShuffle(d4.x, src) * COL4_AT(vc, 4u * s, 0) +
+                              subgroupShuffle(d4.y, src) * COL4_AT(vc, 4u * s, 1) +
+                              subgroupShuffle(d4.z, src) * COL4_AT(vc, 4u * s, 2) +
+                              subgroupShuffle(d4.w, src) * COL4_AT(vc, 4u * s, 3);
+                    sc[r] += in_row ? ds : vec4(0.0);
+                    dp[r] += in_row ? dd : vec4(0.0);
                 }
             }
         }
