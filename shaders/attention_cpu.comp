@@ -46,7 +46,7 @@ void key_block(samplerBuffer kt, samplerBuffer vt, bool pre, uint j0, uint jn) {
             [[unroll]] for (uint c = 0u; c < 4u; c++)
                 kc[4u * s + c] = texelFetch(kt, int(kb[c] + min(8u * s + src, D4 - 1u)));
         [[unroll]] for (uint s = 0u; s < NT; s++) {
-            bool in_row = 8u * s + src < D4;
+            bool in_row = src_slot_in_row(s, src);
             [[unroll]] for (uint r = 0u; r < R; r++) {
                 vec4 q4 = qv[r * NT + s];
                 vec4 d = subgroupShuffle(q4.x, src) * COL4_AT(kc, 4u * s, 0) +

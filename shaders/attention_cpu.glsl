@@ -40,6 +40,9 @@ uint lane;
 int slot_texel(uint base, uint s) { return int(base + min(lane + 8u * s, D4 - 1u)); }
 // True when slot s of this lane holds a texel of the row.
 bool slot_valid(uint s) { return lane + 8u * s < D4; }
+// True when source lane src's slot s holds a texel of the row (always, and folded away, when
+// D4 is a multiple of 8: no select per row then).
+bool src_slot_in_row(uint s, uint src) { return D4 % 8u == 0u || 8u * s + src < D4; }
 
 float sum8(float x) {
     x += subgroupShuffleXor(x, 1u);

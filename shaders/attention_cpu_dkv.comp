@@ -61,7 +61,7 @@ void query_block(uint b, uint h, uint t0) {
                 oc[4u * s + c] = texelFetch(DO, int(qb[c] + i));
             }
         [[unroll]] for (uint s = 0u; s < NT; s++) {
-            bool in_row = 8u * s + src < D4;
+            bool in_row = src_slot_in_row(s, src);
             [[unroll]] for (uint r = 0u; r < R; r++) {
                 vec4 k4 = kv[r * NT + s], v4 = vv[r * NT + s];
                 vec4 ds = subgroupShuffle(k4.x, src) * COL4_AT(qc, 4u * s, 0) +

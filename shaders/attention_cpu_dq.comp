@@ -64,7 +64,7 @@ void key_block(samplerBuffer kt, samplerBuffer vt, bool pre, uint j0, uint jn) {
                     vc[4u * s + c] = texelFetch(vt, int(kb[c] + i));
                 }
             [[unroll]] for (uint s = 0u; s < NT; s++) {
-                bool in_row = 8u * s + src < D4;
+                bool in_row = src_slot_in_row(s, src);
                 [[unroll]] for (uint r = 0u; r < R; r++) {
                     vec4 q4 = qv[r * NT + s], d4 = dov[r * NT + s];
                     vec4 ds = subgroupShuffle(q4.x, src) * COL4_AT(kc, 4u * s, 0) +

@@ -304,10 +304,10 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
     /* at most 4 column texels (LoRA's x A^T, N = r = 16): lanes 4-7 of each 8 take the second
      * half of every K block instead of idling (1024 x 16 x 512 and x 1376 (b): ~1.5x faster on
      * one lavapipe thread) */
-    bool a_rows = !(!p->pack_a && d->trans_a);   /* A read by rows (not as stored [k, m]) */
-    bool split_k = p->shuffle && a_rows && ch->nc <= 16 && ch->kc > 16;
-    uint32_t spec[7] = {rows, p->wg, !p->pack_b && d->trans_b, !a_rows, acc_texels, store_texels,
-                        split_k};
+    bool a_stored_t = !p->pack_a && d->trans_a;   /* A read as stored [k, m] (TRANS_A) */
+    bool split_k = p->shuffle && !a_stored_t && ch->nc <= 16 && ch->kc > 16;
+    uint32_t spec[7] = {rows, p->wg, !p->pack_b && d->trans_b, a_stored_t, acc_texels,
+                        store_texels, split_k};
     uint64_t wg_cols = split_k ? p->wg / 2 : p->wg;  /* column texels per workgroup */
     uint64_t gx = ((uint64_t)(ch->nc + 3) / 4 + wg_cols - 1) / wg_cols;
     uint64_t gy = ((uint64_t)ch->mc + rows - 1) / rows;
