@@ -25,7 +25,11 @@
 //     past K. Accumulation order is fixed (k ascending): deterministic;
 //   - stores: a lane-varying storage-buffer store is a loop over the lanes on lavapipe, one
 //     loop per store instruction, so C's whole texels are stored as vec4s (STORE_TEXELS: 4x
-//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster);
+//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster). A store into a
+//     line that is not in L1 holds up the stores behind it, and the loop issues them one
+//     lane at a time, so C's old texels are fetched first even when C is not accumulated
+//     (TOUCH_C): the fetch loads all 8 lanes' lines at once, and the stores then hit them
+//     (1024 x 1376 x 16 ~1.4x faster, K = 512..1376 products ~5-8%; docs/performance.md);
 //   - SPLIT_K (N <= 16, LoRA's x A^T: 4 column texels would leave half of each 8 lanes idle):
 //     lanes 4-7 own the same columns as lanes 0-3 and take the second 16 k of every block
 //     (lanes 0-3 the first), so a block is 2 steps, not 4; the halves are added once at the
@@ -49,6 +53,9 @@ layout(constant_id = 4) const bool ACC_TEXELS = false;
 layout(constant_id = 5) const bool STORE_TEXELS = false;
 // lanes 4-7 of each 8 take the second half of every K block (USE_SHUFFLE, !TRANS_A)
 layout(constant_id = 6) const bool SPLIT_K = false;
+// C = alpha A B with C's rows as whole texels: each row's old texels are fetched through C_IN
+// before its store, and dropped (see "stores" above)
+layout(constant_id = 7) const bool TOUCH_C = false;
 layout(set = 0, binding = 0) uniform samplerBuffer A;
 layout(set = 0, binding = 1) uniform samplerBuffer B;
 layout(set = 0, binding = 2) buffer C { float c[]; };
@@ -177,6 +184,10 @@ void main() {
         uint base = p.c_base + uint(b) * p.c_bstride + uint(row0 + r) * p.ldc + uint(col4) * 4u;
         vec4 v = p.alpha * acc[r];
         if (ACC_TEXELS) v += texelFetch(C_IN, int(base >> 2));
+        // accumulate is 0 here, so this subtracts +0.0 (x - +0.0 == x for every x, -0.0
+        // included); the compiler cannot know that and keeps the fetch
+        if (TOUCH_C) v.x -= uintBitsToFloat(floatBitsToUint(texelFetch(C_IN, int(base >> 2)).x) &
+                                            (0u - p.accumulate));
         if (STORE_TEXELS) {
             c4[base >> 2] = v;
             continue;

@@ -120,6 +120,16 @@ vkft_status test_run_op(vkft_device *dev, vkft_op op, const void *params, const 
             continue;
         }
         st = vkft_tensor_create(dev, out[i].dtype, out[i].ndim, out[i].shape, &tout[i]);
+        /* outputs start as all-ones bytes (NaN as floats): an op that reads an output it was
+         * not given as an input, or leaves part of it unwritten, shows */
+        size_t bytes = test_io_numel(&out[i]) * vkft_dtype_size(out[i].dtype);
+        unsigned char *poison = st ? NULL : malloc(bytes ? bytes : 1);
+        if (!st && !poison) st = VKFT_ERR_NO_MEMORY;
+        if (!st) {
+            memset(poison, 0xff, bytes);
+            st = vkft_tensor_upload(tout[i], poison, bytes);
+        }
+        free(poison);
     }
     if (!st) st = vkft_op_run(dev, op, params, tin, n_in, tout, n_out);
     for (int i = 0; i < n_out && !st; i++) {

@@ -306,12 +306,19 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
      * one lavapipe thread) */
     bool a_stored_t = !p->pack_a && d->trans_a;   /* A read as stored [k, m] (TRANS_A) */
     bool split_k = p->shuffle && !a_stored_t && ch->nc <= 16 && ch->kc > 16;
-    uint32_t spec[7] = {rows, p->wg, !p->pack_b && d->trans_b, a_stored_t, acc_texels,
-                        store_texels, split_k};
+    /* C = alpha A B stored as texels: C's old texels are read first all the same (see
+     * TOUCH_C in the kernel) */
+    bool touch_c = !accumulate && store_texels && args[2].range / 16 <= vkft_vk_max_texels(rec);
+    if (touch_c) {
+        args[3] = args[2];
+        args[3].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
+    }
+    uint32_t spec[8] = {rows, p->wg, !p->pack_b && d->trans_b, a_stored_t, acc_texels,
+                        store_texels, split_k, touch_c};
     uint64_t wg_cols = split_k ? p->wg / 2 : p->wg;  /* column texels per workgroup */
     uint64_t gx = ((uint64_t)(ch->nc + 3) / 4 + wg_cols - 1) / wg_cols;
     uint64_t gy = ((uint64_t)ch->mc + rows - 1) / rows;
-    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 7, args,
+    return vkft_vk_dispatch(rec, p->shuffle ? "matmul_cpu" : "matmul_cpu_plain", spec, 8, args,
                             4, &pc, sizeof pc, (uint32_t)(p->rows_in_x ? gy : gx),
                             (uint32_t)(p->rows_in_x ? gx : gy), (uint32_t)ch->nb,
                             err);
