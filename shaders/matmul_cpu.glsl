@@ -25,11 +25,12 @@
 //     past K. Accumulation order is fixed (k ascending): deterministic;
 //   - stores: a lane-varying storage-buffer store is a loop over the lanes on lavapipe, one
 //     loop per store instruction, so C's whole texels are stored as vec4s (STORE_TEXELS: 4x
-//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster). A store into a
-//     line that is not in L1 holds up the stores behind it, and the loop issues them one
-//     lane at a time, so C's old texels are fetched first even when C is not accumulated
-//     (TOUCH_C): the fetch loads all 8 lanes' lines at once, and the stores then hit them
-//     (1024 x 1376 x 16 ~1.4x faster, K = 512..1376 products ~5-8%; docs/performance.md);
+//     fewer loops; a K = 16 product, bound by its stores, ran ~1.6x faster). Products that
+//     read C's old texels first ran faster than the same products without, so C's texels are
+//     fetched before each row's store even when C is not accumulated (TOUCH_C): as far as the
+//     timings tell, a store into a line not in L1 holds up the lane loop, while the fetch
+//     loads all 8 lanes' lines at once (one product alone: 1024 x 1376 x 16 ~1.4x faster,
+//     K = 512..1376 ~5-8%; docs/performance.md);
 //   - SPLIT_K (N <= 16, LoRA's x A^T: 4 column texels would leave half of each 8 lanes idle):
 //     lanes 4-7 own the same columns as lanes 0-3 and take the second 16 k of every block
 //     (lanes 0-3 the first), so a block is 2 steps, not 4; the halves are added once at the
