@@ -111,7 +111,8 @@ vkft_status vkft_plan_vk_record(vkft_plan *p, bool profile) {
             !(p->vk->ns[ph] = calloc((size_t)rec->n_profiled + 1, sizeof *p->vk->ns[ph])))
             return vkft_fail(&p->err, VKFT_ERR_NO_MEMORY, "out of memory");
         p->stats.barriers[ph] = rec->n_barriers;
-        for (int s = 0; s < rec->n_scratch; s++) p->report.workspace += rec->scratch[s]->bytes;
+        for (int s = 0; s < rec->n_scratch; s++)  /* views (shared scratch) own no bytes */
+            if (!rec->scratch[s]->view) p->report.workspace += rec->scratch[s]->bytes;
     }
     p->report.total += p->report.workspace;
     return VKFT_OK;

@@ -17,6 +17,8 @@
  *     chunks accumulate into y in ascending order, so results stay deterministic. With a bf16 /
  *     f16 compute dtype the sum is rounded once, whole: all chunks but the last accumulate
  *     into a scratch f32 copy of y's shape, and the last adds it before rounding.
+ * On CPU-shaped drivers (lavapipe) an f32-compute MATMUL_NF4 dequantises W and runs the f32
+ * matmul instead (matmul_nf4_dequantized below).
  */
 #include "ops/nf4_codebook.h"
 #include "vulkan/vk_ops.h"
@@ -127,13 +129,11 @@ VKFT_VK_OP(nf4_quantize) {
     return st;
 }
 
-VKFT_VK_OP(nf4_dequantize) {
-    const vkft_tensor *codes = call->in[0], *o = call->out[0];
-    uint64_t n = (uint64_t)vkft_desc_numel(&o->desc);
-    if (n > UINT32_MAX)
-        return vkft_fail(err, VKFT_ERR_LIMIT, "nf4_dequantize: more than 2^32 elements");
-    vkft_tensor *absmax;
-    vkft_status st = dequant_absmax(rec, call, 0, n, &absmax, err);
+/* Elements [0, n) of an NF4 weight (codes, absmax dequantised already) into o (f32). */
+static vkft_status dequant_elements(vkft_vk_rec *rec, const vkft_tensor *codes,
+                                    const vkft_tensor *absmax, const vkft_tensor *o, uint64_t n,
+                                    vkft_err *err) {
+    vkft_status st = VKFT_OK;
     uint64_t chunk = fit_units(rec, 4, 1024) * 1024;
     for (uint64_t e0 = 0; e0 < n && !st; e0 += chunk) {
         uint64_t m = min64(chunk, n - e0), b0 = e0 / 64, b1 = (e0 + m + 63) / 64;
@@ -148,6 +148,40 @@ VKFT_VK_OP(nf4_dequantize) {
                               err);
     }
     return st;
+}
+
+VKFT_VK_OP(nf4_dequantize) {
+    const vkft_tensor *o = call->out[0];
+    uint64_t n = (uint64_t)vkft_desc_numel(&o->desc);
+    if (n > UINT32_MAX)
+        return vkft_fail(err, VKFT_ERR_LIMIT, "nf4_dequantize: more than 2^32 elements");
+    vkft_tensor *absmax;
+    vkft_status st = dequant_absmax(rec, call, 0, n, &absmax, err);
+    return st ? st : dequant_elements(rec, call->in[0], absmax, o, n, err);
+}
+
+/*
+ * MATMUL_NF4 with f32 compute on CPU-shaped drivers (lavapipe): W dequantised into the
+ * recording's shared scratch (W's f32 size, once for all the plan's NF4 matmuls), then the f32
+ * MATMUL (matmul_cpu: texel-fed, ~2x nf4_matmul's rate there, which reads A and the codes through
+ * storage buffers). The weights are the same values (nf4_dequantize is the CPU kernel's
+ * formula); the sums run in matmul_cpu's order.
+ */
+static vkft_status matmul_nf4_dequantized(vkft_vk_rec *rec, const vkft_op_call *call,
+                                          vkft_err *err) {
+    const vkft_matmul_nf4_params *p = call->params;
+    uint64_t n = (uint64_t)(p->n * p->k);
+    vkft_tensor *absmax, *w;
+    vkft_status st = dequant_absmax(rec, call, 1, n, &absmax, err);
+    if (!st) st = vkft_vk_shared_scratch(rec, 2, (int64_t[]){p->n, p->k}, &w, err);
+    rec->need_barrier = true;  /* an earlier op may still read the shared scratch */
+    if (!st) st = dequant_elements(rec, call->in[1], absmax, w, n, err);
+    if (st) return st;
+    vkft_matmul_params mp = {.trans_b = !p->trans, .alpha = p->alpha};
+    vkft_tensor *in[3] = {call->in[0], w, call->in[5]};
+    vkft_op_call mm = {.op = VKFT_OP_MATMUL, .params = &mp, .in = in, .n_in = 3,
+                       .out = call->out, .n_out = 1};
+    return vkft_vk_matmul(rec, &mm, err);
 }
 
 /* nf4_matmul: rows per invocation and the widest workgroup. 32 rows amortise each weight's
@@ -191,6 +225,8 @@ VKFT_VK_OP(matmul_nf4) {
     uint32_t wg = shuffle ? vkft_vk_subgroup_size(rec) : 8;
     while (wg < NF4_WG && (uint64_t)wg * 4 < cols) wg *= 2;
     uint32_t cd = p->compute == VKFT_BF16 ? 1 : p->compute == VKFT_F16 ? 2 : 0;
+    if (!cd && vkft_vk_cpu_shaped(rec) && !rec->vk->force_plain && n * k <= UINT32_MAX)
+        return matmul_nf4_dequantized(rec, call, err);
     uint32_t spec[5] = {NF4_ROWS, wg, p->trans, k % 8 == 0, cd};
     vkft_tensor *table, *part = NULL;
     vkft_status st = dyn_table(rec, &table, err);

@@ -148,6 +148,35 @@ vkft_status vkft_vk_scratch(vkft_vk_rec *rec, vkft_dtype dtype, int ndim, const 
     return VKFT_OK;
 }
 
+vkft_status vkft_vk_shared_scratch(vkft_vk_rec *rec, int ndim, const int64_t *shape,
+                                   vkft_tensor **out, vkft_err *err) {
+    *out = NULL;
+    vkft_desc d = {.dtype = VKFT_F32, .ndim = ndim};
+    for (int i = 0; i < ndim && i < VKFT_MAX_DIMS; i++) d.shape[i] = shape[i];
+    uint64_t bytes = vkft_desc_bytes(&d);
+    if (!rec->shared || rec->shared->bytes < bytes) {
+        int64_t n[1] = {(int64_t)((bytes + 3) / 4)};
+        vkft_status st = vkft_vk_scratch(rec, VKFT_F32, 1, n, &rec->shared, err);
+        if (st) return st;
+    }
+    vkft_tensor *v;
+    vkft_status st = vkft_tensor_view_create(rec->shared, 0, &d, &v);
+    if (st) return vkft_fail(err, st, "shared scratch: %s", rec->vk->dev->err.msg);
+    if (rec->n_scratch == rec->cap_scratch) {  /* freed with the recording, like a scratch */
+        int cap = rec->cap_scratch ? 2 * rec->cap_scratch : 16;
+        vkft_tensor **p = realloc(rec->scratch, (size_t)cap * sizeof *p);
+        if (!p) {
+            vkft_tensor_destroy(v);
+            return vkft_fail(err, VKFT_ERR_NO_MEMORY, "scratch: out of host memory");
+        }
+        rec->scratch = p;
+        rec->cap_scratch = cap;
+    }
+    rec->scratch[rec->n_scratch++] = v;
+    *out = v;
+    return VKFT_OK;
+}
+
 vkft_status vkft_vk_dispatch(vkft_vk_rec *rec, const char *name, const uint32_t *spec,
                              int n_spec, const vkft_vk_arg *args, int n_args, const void *push,
                              size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz,

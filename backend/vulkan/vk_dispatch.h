@@ -51,6 +51,7 @@ struct vkft_vk_rec {
     int n_views, cap_views;
     vkft_tensor **scratch;  /* temporaries, freed with the recording */
     int n_scratch, cap_scratch;
+    vkft_tensor *shared;    /* the largest shared scratch so far (vkft_vk_shared_scratch) */
     int n_dispatches;
     /* Profiling (plans compiled with profile on a device with timestamps): a timestamp before
      * and after each dispatch, in query pools made (and reset inside the command buffer) as
@@ -112,6 +113,13 @@ vkft_status vkft_vk_fill(vkft_vk_rec *rec, const vkft_tensor *t, uint64_t offset
 vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64_t src_offset,
                                 const vkft_tensor *dst, uint64_t dst_offset, uint64_t bytes,
                                 vkft_err *err);
+
+/* A view of shape `shape` (f32) on one buffer that every op of the recording shares, grown
+ * (a new, larger buffer: views recorded earlier keep the old one) when too small. Ops run in
+ * recording order, so an op may use it only between its own dispatches: it must set
+ * need_barrier before writing it (an earlier op's reads) and not leave anything in it. */
+vkft_status vkft_vk_shared_scratch(vkft_vk_rec *rec, int ndim, const int64_t *shape,
+                                   vkft_tensor **out, vkft_err *err);
 
 /* A temporary tensor (workspace for partial results) that lives until the recorded work is
  * done. Its contents start undefined. */
