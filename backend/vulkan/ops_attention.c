@@ -17,7 +17,8 @@
  *     dv += p dO and dk += ds q, storing ds = p (dO . v - Dsum) into a scratch [nb, nH, T, lds];
  *     (3) dq = scale ds k, reading ds back as texels. The scratch holds whole batch elements,
  *     at most DS_SCRATCH_MAX bytes: when one batch element's does not fit, pass (1) becomes the
- *     plain-style dq pass that recomputes s and dO . v (7 products instead of 5).
+ *     plain-style dq pass that recomputes s and dO . v (7 products instead of 5). It is the
+ *     recording's shared scratch (vkft_vk_shared_scratch): one buffer for all the layers.
  *
  * Plain (GPUs, and any D or device the CPU-shaped kernels do not take; attention.comp,
  * attention_dq.comp, attention_dkv.comp): lanes over queries (forward, dq) or keys (dk/dv), each
@@ -265,7 +266,10 @@ VKFT_VK_OP(attention_backward) {
         if (fit > 0 && !st) {
             chunk = fit < chunk ? fit : chunk;
             int64_t n = (int64_t)(chunk * per_b / 4);
-            st = vkft_vk_scratch(rec, VKFT_F32, 1, &n, &ds, err);
+            /* one buffer for every attention backward of the recording (a plan's layers run
+             * one after another), not one per layer */
+            st = vkft_vk_shared_scratch(rec, 1, &n, &ds, err);
+            rec->need_barrier = true;  /* an earlier op may still read the shared scratch */
             pc.lds = (uint32_t)lds, pc.ds_pre = (uint32_t)ds_pre;
         }
     }
