@@ -184,11 +184,13 @@ void main() {
         if (row0 + r >= m) break;
         uint base = p.c_base + uint(b) * p.c_bstride + uint(row0 + r) * p.ldc + uint(col4) * 4u;
         vec4 v = p.alpha * acc[r];
-        if (ACC_TEXELS) v += texelFetch(C_IN, int(base >> 2));
-        // accumulate is 0 here, so this subtracts +0.0 (x - +0.0 == x for every x, -0.0
-        // included); the compiler cannot know that and keeps the fetch
-        if (TOUCH_C) v.x -= uintBitsToFloat(floatBitsToUint(texelFetch(C_IN, int(base >> 2)).x) &
-                                            (0u - p.accumulate));
+        if (ACC_TEXELS || TOUCH_C) {
+            vec4 old = texelFetch(C_IN, int(base >> 2));
+            // TOUCH_C: accumulate is 0, so this subtracts +0.0 (x - +0.0 == x for every x,
+            // -0.0 included); the compiler cannot know that and keeps the fetch
+            if (ACC_TEXELS) v += old;
+            else v.x -= uintBitsToFloat(floatBitsToUint(old.x) & (0u - p.accumulate));
+        }
         if (STORE_TEXELS) {
             c4[base >> 2] = v;
             continue;

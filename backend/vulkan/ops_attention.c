@@ -269,7 +269,6 @@ VKFT_VK_OP(attention_backward) {
             /* one buffer for every attention backward of the recording (a plan's layers run
              * one after another), not one per layer */
             st = vkft_vk_shared_scratch(rec, 1, &n, &ds, err);
-            rec->need_barrier = true;  /* an earlier op may still read the shared scratch */
             pc.lds = (uint32_t)lds, pc.ds_pre = (uint32_t)ds_pre;
         }
     }

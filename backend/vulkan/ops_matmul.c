@@ -288,31 +288,26 @@ static vkft_status run_cpu_chunk(vkft_vk_rec *rec, const vkft_op_call *call, con
     strides_c(p, s);
     args[2] = block_arg(call->out[0], (uint64_t)(ch->b0 * s[DB] + ch->m0 * s[DM] + ch->n0),
                         span(s, cs), 4, &pc.c_base);
-    /* accumulating into C whose rows are whole texels: its old values are read through a
-     * texel view of the same bytes (binding 3; otherwise a placeholder, A's view) */
-    bool acc_texels = accumulate && pc.c_base == 0 && d->n % 4 == 0 && d->c_bstride % 4 == 0 &&
-                      args[2].range / 16 <= vkft_vk_max_texels(rec);
+    /* C's rows whole texels: its old values can be read through a texel view of the same bytes
+     * (binding 3; otherwise a placeholder, A's view) - when accumulating (ACC_TEXELS), and
+     * when not, before storing texels (TOUCH_C in the kernel: the stores then hit loaded lines) */
+    bool c_texels = pc.c_base == 0 && d->n % 4 == 0 && d->c_bstride % 4 == 0 &&
+                    args[2].range / 16 <= vkft_vk_max_texels(rec);
+    /* ... and the chunk's columns whole texels: vec4 stores */
+    bool store_texels = pc.c_base % 4 == 0 && d->n % 4 == 0 && d->c_bstride % 4 == 0 &&
+                        ch->nc % 4 == 0;
+    bool acc_texels = accumulate && c_texels, touch_c = !accumulate && c_texels && store_texels;
     args[3] = args[0];
-    if (acc_texels) {
+    if (acc_texels || touch_c) {
         args[3] = args[2];
         args[3].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
     }
     uint32_t rows = ch->mc <= CPU_ROWS_SMALL ? CPU_ROWS_SMALL : CPU_ROWS;
-    /* C's rows and the chunk's columns whole texels: vec4 stores */
-    bool store_texels = pc.c_base % 4 == 0 && d->n % 4 == 0 && d->c_bstride % 4 == 0 &&
-                        ch->nc % 4 == 0;
     /* at most 4 column texels (LoRA's x A^T, N = r = 16): lanes 4-7 of each 8 take the second
      * half of every K block instead of idling (1024 x 16 x 512 and x 1376 (b): ~1.5x faster on
      * one lavapipe thread) */
     bool a_stored_t = !p->pack_a && d->trans_a;   /* A read as stored [k, m] (TRANS_A) */
     bool split_k = p->shuffle && !a_stored_t && ch->nc <= 16 && ch->kc > 16;
-    /* C = alpha A B stored as texels: C's old texels are read first all the same (see
-     * TOUCH_C in the kernel) */
-    bool touch_c = !accumulate && store_texels && args[2].range / 16 <= vkft_vk_max_texels(rec);
-    if (touch_c) {
-        args[3] = args[2];
-        args[3].texel_format = VK_FORMAT_R32G32B32A32_SFLOAT;
-    }
     uint32_t spec[8] = {rows, p->wg, !p->pack_b && d->trans_b, a_stored_t, acc_texels,
                         store_texels, split_k, touch_c};
     uint64_t wg_cols = split_k ? p->wg / 2 : p->wg;  /* column texels per workgroup */

@@ -174,7 +174,6 @@ static vkft_status matmul_nf4_dequantized(vkft_vk_rec *rec, const vkft_op_call *
     vkft_tensor *absmax, *w;
     vkft_status st = dequant_absmax(rec, call, 1, n, &absmax, err);
     if (!st) st = vkft_vk_shared_scratch(rec, 2, (int64_t[]){p->n, p->k}, &w, err);
-    rec->need_barrier = true;  /* an earlier op may still read the shared scratch */
     if (!st) st = dequant_elements(rec, call->in[1], absmax, w, n, err);
     if (st) return st;
     vkft_matmul_params mp = {.trans_b = !p->trans, .alpha = p->alpha};
@@ -204,6 +203,8 @@ VKFT_VK_OP(matmul_nf4) {
     uint64_t m = (uint64_t)vkft_desc_numel(&ta->desc) / red;
     if (m * red > UINT32_MAX || m * cols > UINT32_MAX || n * k > UINT32_MAX)
         return vkft_fail(err, VKFT_ERR_LIMIT, "matmul_nf4: more than 2^32 elements");
+    if (p->compute == VKFT_F32 && vkft_vk_cpu_shaped(rec) && !rec->vk->force_plain)
+        return matmul_nf4_dequantized(rec, call, err);
     /* W rows per chunk: codes, absmax_q and absmax2 bytes of wc rows, with alignment slack */
     uint64_t wc = n;
     while (wc > 1 && (wc * k / 2 + 20 > lim || wc * k / 64 + 21 > lim ||
@@ -225,8 +226,6 @@ VKFT_VK_OP(matmul_nf4) {
     uint32_t wg = shuffle ? vkft_vk_subgroup_size(rec) : 8;
     while (wg < NF4_WG && (uint64_t)wg * 4 < cols) wg *= 2;
     uint32_t cd = p->compute == VKFT_BF16 ? 1 : p->compute == VKFT_F16 ? 2 : 0;
-    if (!cd && vkft_vk_cpu_shaped(rec) && !rec->vk->force_plain && n * k <= UINT32_MAX)
-        return matmul_nf4_dequantized(rec, call, err);
     uint32_t spec[5] = {NF4_ROWS, wg, p->trans, k % 8 == 0, cd};
     vkft_tensor *table, *part = NULL;
     vkft_status st = dyn_table(rec, &table, err);

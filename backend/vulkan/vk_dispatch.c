@@ -131,18 +131,24 @@ vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64
     return VKFT_OK;
 }
 
+/* Room for one more tensor in the recording's scratch list (destroyed with the recording). */
+static vkft_status scratch_room(vkft_vk_rec *rec, vkft_err *err) {
+    if (rec->n_scratch < rec->cap_scratch) return VKFT_OK;
+    int cap = rec->cap_scratch ? 2 * rec->cap_scratch : 16;
+    vkft_tensor **p = realloc(rec->scratch, (size_t)cap * sizeof *p);
+    if (!p) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "scratch: out of host memory");
+    rec->scratch = p;
+    rec->cap_scratch = cap;
+    return VKFT_OK;
+}
+
 vkft_status vkft_vk_scratch(vkft_vk_rec *rec, vkft_dtype dtype, int ndim, const int64_t *shape,
                             vkft_tensor **out, vkft_err *err) {
     *out = NULL;
-    if (rec->n_scratch == rec->cap_scratch) {
-        int cap = rec->cap_scratch ? 2 * rec->cap_scratch : 16;
-        vkft_tensor **p = realloc(rec->scratch, (size_t)cap * sizeof *p);
-        if (!p) return vkft_fail(err, VKFT_ERR_NO_MEMORY, "scratch: out of host memory");
-        rec->scratch = p;
-        rec->cap_scratch = cap;
-    }
+    vkft_status st = scratch_room(rec, err);
+    if (st) return st;
     vkft_device *dev = rec->vk->dev;
-    vkft_status st = vkft_tensor_create(dev, dtype, ndim, shape, out);
+    st = vkft_tensor_create(dev, dtype, ndim, shape, out);
     if (st) return vkft_fail(err, st, "scratch tensor: %s", dev->err.msg);
     rec->scratch[rec->n_scratch++] = *out;
     return VKFT_OK;
@@ -159,21 +165,12 @@ vkft_status vkft_vk_shared_scratch(vkft_vk_rec *rec, int ndim, const int64_t *sh
         vkft_status st = vkft_vk_scratch(rec, VKFT_F32, 1, n, &rec->shared, err);
         if (st) return st;
     }
-    vkft_tensor *v;
-    vkft_status st = vkft_tensor_view_create(rec->shared, 0, &d, &v);
+    vkft_status st = scratch_room(rec, err);
+    if (st) return st;
+    st = vkft_tensor_view_create(rec->shared, 0, &d, out);
     if (st) return vkft_fail(err, st, "shared scratch: %s", rec->vk->dev->err.msg);
-    if (rec->n_scratch == rec->cap_scratch) {  /* freed with the recording, like a scratch */
-        int cap = rec->cap_scratch ? 2 * rec->cap_scratch : 16;
-        vkft_tensor **p = realloc(rec->scratch, (size_t)cap * sizeof *p);
-        if (!p) {
-            vkft_tensor_destroy(v);
-            return vkft_fail(err, VKFT_ERR_NO_MEMORY, "scratch: out of host memory");
-        }
-        rec->scratch = p;
-        rec->cap_scratch = cap;
-    }
-    rec->scratch[rec->n_scratch++] = v;
-    *out = v;
+    rec->scratch[rec->n_scratch++] = *out;  /* the view, freed with the recording */
+    rec->need_barrier = true;  /* an earlier op's dispatches may still use the buffer */
     return VKFT_OK;
 }
 

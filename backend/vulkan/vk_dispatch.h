@@ -115,9 +115,9 @@ vkft_status vkft_vk_copy_buffer(vkft_vk_rec *rec, const vkft_tensor *src, uint64
                                 vkft_err *err);
 
 /* A view of shape `shape` (f32) on one buffer that every op of the recording shares, grown
- * (a new, larger buffer: views recorded earlier keep the old one) when too small. Ops run in
- * recording order, so an op may use it only between its own dispatches: it must set
- * need_barrier before writing it (an earlier op's reads) and not leave anything in it. */
+ * (a new, larger buffer: views recorded earlier keep the old one) when too small. An op may use
+ * it only between its own dispatches and must not leave anything in it; the call sets
+ * need_barrier, so the op's next dispatch waits for the earlier ops' use of the buffer. */
 vkft_status vkft_vk_shared_scratch(vkft_vk_rec *rec, int ndim, const int64_t *shape,
                                    vkft_tensor **out, vkft_err *err);
 
